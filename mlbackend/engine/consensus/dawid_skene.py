@@ -1,0 +1,153 @@
+"""Dawid-Skene EM on flat observation arrays, plus the majority-vote baseline.
+
+States: K real classes plus state K = "no cell / not an asked class". An annotator is modelled by
+  q[a, c, o]  P(labels class o | true state c, labelled it)   (all modes; uniform for c = no cell)
+  m[a, c]     P(leaves it unlabelled | true state c)          (exhaustive tasks only)
+so an exhaustive observation has likelihood (1 - m) q for a label and m for a miss, and a sparse
+observation has likelihood q (a missing label in a sparse task is no observation). This
+factorisation makes the M-step closed form with Dirichlet (q) and Beta (m) pseudo-counts, which
+keep small data from degenerating. Initialised from soft majority vote; deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from mlbackend.engine.consensus.types import ConsensusConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Flat observations: outcome in 0..K-1 is a label, K is an exhaustive miss."""
+
+    item: np.ndarray
+    annotator: np.ndarray
+    outcome: np.ndarray
+    exhaustive: np.ndarray
+    n_items: int
+    n_annotators: int
+    n_classes: int
+
+
+@dataclass(frozen=True)
+class DSFit:
+    """Posteriors over K+1 states per item and the fitted annotator parameters."""
+
+    posterior: np.ndarray
+    q: np.ndarray
+    miss: np.ndarray
+    prior: np.ndarray
+    iterations: int
+    converged: bool
+
+
+def _design(obs: Observations) -> sparse.csr_matrix:
+    a_n, k = obs.n_annotators, obs.n_classes
+    labelled = obs.outcome < k
+    hit = labelled & obs.exhaustive
+    missed = ~labelled
+    rows = np.concatenate([obs.item[labelled], obs.item[hit], obs.item[missed]])
+    cols = np.concatenate([
+        obs.annotator[labelled] * k + obs.outcome[labelled],
+        a_n * k + obs.annotator[hit],
+        a_n * k + a_n + obs.annotator[missed],
+    ])
+    data = np.ones(len(rows))
+    return sparse.csr_matrix((data, (rows, cols)), shape=(obs.n_items, a_n * k + 2 * a_n))
+
+
+def vote_counts(obs: Observations) -> np.ndarray:
+    """Votes per item over K+1 outcomes (labels and exhaustive misses)."""
+    s = obs.n_classes + 1
+    flat = np.bincount(obs.item * s + obs.outcome, minlength=obs.n_items * s)
+    return flat.reshape(obs.n_items, s).astype(np.float64)
+
+
+def majority_vote(obs: Observations, seed: int = 0) -> np.ndarray:
+    """Majority-vote state per item (-1 without votes); ties broken by a seeded random order."""
+    counts = vote_counts(obs)
+    jitter = np.random.default_rng(seed).random(counts.shape) * 1e-3
+    state = np.argmax(counts + jitter, axis=1)
+    state[counts.sum(axis=1) == 0] = -1
+    return state
+
+
+def _m_step(design: sparse.csr_matrix, post: np.ndarray, fit: np.ndarray, obs: Observations,
+            cfg: ConsensusConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a_n, k = obs.n_annotators, obs.n_classes
+    s = k + 1
+    counts = np.asarray(design.T @ post)
+    cq = counts[: a_n * k].reshape(a_n, k, s).transpose(0, 2, 1)
+    alpha = np.full((s, k), cfg.offdiag_pseudo)
+    alpha[np.arange(k), np.arange(k)] = cfg.diag_pseudo
+    q = cq + alpha[None]
+    q /= q.sum(axis=2, keepdims=True)
+    # Stray clicks on "no cell" get a fixed uniform class: learning that row lets the no-cell state
+    # impersonate a real class with a low detection rate (an unidentifiable mixture).
+    q[:, k, :] = 1.0 / max(k, 1)
+    hit = counts[a_n * k: a_n * k + a_n]
+    mis = counts[a_n * k + a_n:]
+    beta_m = np.full(s, cfg.miss_pseudo)
+    beta_h = np.full(s, cfg.hit_pseudo)
+    beta_m[k], beta_h[k] = cfg.hit_pseudo, cfg.miss_pseudo  # with no cell, leaving it unlabelled is right
+    miss = (mis + beta_m) / (mis + hit + beta_m + beta_h)
+    prior = post[fit].sum(axis=0) + cfg.class_pseudo
+    return q, miss, prior / prior.sum()
+
+
+def _e_step(design: sparse.csr_matrix, q: np.ndarray, miss: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    a_n, s, k = q.shape
+    weights = np.vstack([
+        np.log(q).transpose(0, 2, 1).reshape(a_n * k, s),
+        np.log1p(-miss),
+        np.log(miss),
+    ])
+    log_post = np.asarray(design @ weights) + np.log(prior)[None]
+    log_post -= log_post.max(axis=1, keepdims=True)
+    post = np.exp(log_post)
+    return post / post.sum(axis=1, keepdims=True)
+
+
+def fit_dawid_skene(obs: Observations, cfg: ConsensusConfig) -> DSFit:
+    """Run EM from soft majority vote until posteriors change less than cfg.tol (max abs)."""
+    s = obs.n_classes + 1
+    design = _design(obs)
+    counts = vote_counts(obs)
+    fit = counts.sum(axis=1) > 0
+    post = counts + 0.01
+    post /= post.sum(axis=1, keepdims=True)
+    post[~fit] = 1.0 / s
+    converged, it = False, 0
+    q, miss, prior = _m_step(design, post, fit, obs, cfg)
+    while it < cfg.max_iter:
+        it += 1
+        new = _e_step(design, q, miss, prior)
+        delta = float(np.abs(new - post).max()) if len(new) else 0.0
+        post = new
+        q, miss, prior = _m_step(design, post, fit, obs, cfg)
+        if delta < cfg.tol:
+            converged = True
+            break
+    logger.debug("dawid-skene: %d iterations, converged=%s", it, converged)
+    return DSFit(posterior=post, q=q, miss=miss, prior=prior, iterations=it, converged=converged)
+
+
+def reliability(fit: DSFit) -> np.ndarray:
+    """Per-annotator class accuracy on labelled cells, weighted by the estimated class prior."""
+    a_n, s, k = fit.q.shape
+    diag = fit.q[:, np.arange(k), np.arange(k)]
+    w = fit.prior[:k] / max(fit.prior[:k].sum(), 1e-12)
+    return diag @ w
+
+
+def detection_rate(fit: DSFit) -> np.ndarray:
+    """Per-annotator share of real cells labelled (meaningful only with exhaustive tasks)."""
+    k = fit.q.shape[2]
+    w = fit.prior[:k] / max(fit.prior[:k].sum(), 1e-12)
+    return (1.0 - fit.miss[:, :k]) @ w

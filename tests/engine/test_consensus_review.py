@@ -1,0 +1,77 @@
+"""Review queue ordering, reason codes and task-level scores."""
+
+import numpy as np
+
+from mlbackend.engine.consensus import (
+    AnnotatorLabel,
+    ModelCell,
+    TaskLabels,
+    build_consensus,
+    cell_disagreements,
+    review_order,
+    review_queue,
+    task_disagreements,
+    task_priorities,
+)
+from mlbackend.engine.consensus.simulate import SimAnnotator, cluster_truth, make_confusion, simulate_slide
+
+
+def test_queue_puts_true_consensus_errors_first_more_than_random():
+    pool = (SimAnnotator("g1", make_confusion(0.9, 4), 0.9), SimAnnotator("g2", make_confusion(0.8, 4), 0.85),
+            SimAnnotator("p", make_confusion(0.45, 4), 0.8))
+    sim = simulate_slide(2500, pool, k_per_task=3, seed=505)
+    result = build_consensus(sim.tasks)
+    truth = cluster_truth(result, sim)
+    errors = (result.arrays.state != truth) & (result.arrays.state >= 0)
+    order = review_order(result)
+    top = order[: len(order) // 10]
+    random_top = np.random.default_rng(0).permutation(order)[: len(order) // 10]
+    share, share_random = errors[top].sum() / errors.sum(), errors[random_top].sum() / errors.sum()
+    assert share > 2.5 * share_random
+    assert share > 0.3
+
+
+def _conflict_task(mode="exhaustive"):
+    labels = [AnnotatorLabel(1, "x", "a", 100, 100), AnnotatorLabel(2, "y", "b", 101, 100),
+              AnnotatorLabel(3, "x", "a", 300, 300), AnnotatorLabel(4, "y", "a", 300, 301)]
+    models = [ModelCell(300, 300, "a", 0.95), ModelCell(600, 600, "b", 0.99)]
+    return TaskLabels("t", mode, ("a", "b"), tuple(labels), ("x", "y"), tuple(models))
+
+
+def test_class_conflict_item_lists_both_competing_classes():
+    queue = review_queue(build_consensus([_conflict_task()]))
+    conflict = [item for item in queue if "class_conflict" in item.reasons]
+    assert len(conflict) == 1
+    classes = {c.class_key for c in conflict[0].competing if c.source == "annotators"}
+    assert classes == {"a", "b"}
+
+
+def test_model_only_cell_in_exhaustive_task_is_queued_with_model_reason():
+    queue = review_queue(build_consensus([_conflict_task()]))
+    model_only = [item for item in queue if "model_only" in item.reasons]
+    assert len(model_only) == 1 and model_only[0].reason == "model_only"
+    assert {c.source for c in model_only[0].competing} == {"annotators", "model"}
+    agreed = [item for item in queue if item.x > 250 and item.x < 350]
+    assert all(item.score < model_only[0].score for item in agreed)
+
+
+def test_model_only_cell_in_sparse_task_is_not_queued():
+    queue = review_queue(build_consensus([_conflict_task("sparse")]))
+    assert not any("model_only" in item.reasons for item in queue)
+    assert all(item.x < 500 for item in queue)
+
+
+def test_task_scores_reflect_conflicts_and_model_uncertainty():
+    calm = TaskLabels("calm", "exhaustive", ("a", "b"),
+                      (AnnotatorLabel(1, "x", "a", 0, 0), AnnotatorLabel(2, "y", "a", 1, 0)), ("x", "y"),
+                      (ModelCell(0, 0, "a", 0.99, (("a", 0.99), ("b", 0.01))),))
+    noisy = TaskLabels("noisy", "exhaustive", ("a", "b"),
+                       (AnnotatorLabel(3, "x", "a", 0, 0), AnnotatorLabel(4, "y", "b", 1, 0)), ("x", "y"),
+                       (ModelCell(0, 0, "b", 0.5, (("a", 0.5), ("b", 0.5))),))
+    result = build_consensus([calm, noisy])
+    per_task = {t.task_id: t for t in task_disagreements(result)}
+    assert per_task["calm"].pairwise_agreement == 1.0 and per_task["noisy"].pairwise_agreement == 0.0
+    assert per_task["noisy"].mean_p_wrong > per_task["calm"].mean_p_wrong
+    assert [p.task_id for p in task_priorities(result)] == ["noisy", "calm"]
+    cells = {c.task_id: c for c in cell_disagreements(result)}
+    assert cells["noisy"].model_entropy > 0.9 > cells["calm"].model_entropy
