@@ -1,0 +1,117 @@
+"""Registered overlay tiles: the IF slide rendered in the H&E slide's frame, tile by tile.
+
+The overlay has exactly the H&E DZI geometry. For a tile, every output pixel centre is placed in H&E
+level-0 pixel coordinates (pixel k's centre is at k), mapped through the ``SlideTransform`` to IF
+level-0 coordinates (the map is evaluated on a coarse mesh and bilinearly upsampled: it is smooth),
+converted to the IF pyramid level nearest finer than the output scale, and only the bounding box of
+the mapped tile is read and ``cv2.remap``-ed. No warped copy of the IF is ever written.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from annotation.imaging.deepzoom import DeepZoomGeometry
+from annotation.imaging.reader_base import SlideReader
+from annotation.imaging.render import RenderSettings, composite
+from annotation.imaging.tiles import CONTENT_TYPES, EncodedTile, encode_image
+from annotation.imaging.transform import SlideTransform
+
+DEFAULT_MESH_STEP = 8
+_MARGIN = 2
+
+
+@lru_cache(maxsize=64)
+def _interp_matrix(n: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh sample positions in [0, n) and the (n_mesh, n) linear-interpolation weights to all n."""
+    knots = np.unique(np.r_[np.arange(0, n, step), n - 1]).astype(np.float64)
+    eye = np.eye(knots.size)
+    weights = np.stack([np.interp(np.arange(n), knots, eye[k]) for k in range(knots.size)])
+    return knots, weights
+
+
+def map_tile_grid(
+    transform: SlideTransform, x0: float, y0: float, scale: float, w: int, h: int, mesh_step: int = DEFAULT_MESH_STEP
+) -> tuple[np.ndarray, np.ndarray]:
+    """IF level-0 coordinates (h, w) of the centres of output pixels of a tile at (x0, y0) in its level."""
+    kx, wx = _interp_matrix(w, mesh_step)
+    ky, wy = _interp_matrix(h, mesh_step)
+    xs = (x0 + kx + 0.5) * scale - 0.5
+    ys = (y0 + ky + 0.5) * scale - 0.5
+    gx, gy = np.meshgrid(xs, ys)
+    mx, my = transform.map_grid(gx, gy)
+    return wy.T @ mx @ wx, wy.T @ my @ wx
+
+
+def overlay_pixels(
+    reader: SlideReader,
+    transform: SlideTransform,
+    x0: float,
+    y0: float,
+    scale: float,
+    w: int,
+    h: int,
+    mesh_step: int = DEFAULT_MESH_STEP,
+) -> tuple[np.ndarray, np.ndarray]:
+    """IF channels sampled at the mapped centres of a (h, w) output grid, and the mask of covered pixels.
+
+    ``(x0, y0)`` is the grid's origin in output pixels and ``scale`` the H&E level-0 px per output px.
+    """
+    qx, qy = map_tile_grid(transform, x0, y0, scale, w, h, mesh_step)
+    info = reader.info
+    level = info.best_level_for_downsample(scale * transform.scale())
+    lw, lh = info.level_dimensions[level]
+    u = (qx + 0.5) * (lw / info.width) - 0.5
+    v = (qy + 0.5) * (lh / info.height) - 0.5
+    covered = (u >= -0.5) & (u <= lw - 0.5) & (v >= -0.5) & (v <= lh - 0.5)
+    channels = len(info.channel_names)
+    if not covered.any():
+        return np.zeros((h, w, channels), dtype=np.dtype(info.dtype)), covered
+    bx0 = max(0, math.floor(u[covered].min()) - _MARGIN)
+    by0 = max(0, math.floor(v[covered].min()) - _MARGIN)
+    bx1 = min(lw, math.ceil(u[covered].max()) + _MARGIN + 1)
+    by1 = min(lh, math.ceil(v[covered].max()) + _MARGIN + 1)
+    factor = max(1, math.floor(scale * transform.scale() / info.level_downsamples[level] + 1e-6))
+    if factor > 1:  # pyramid coarser than the output: box-filter first so remap does not alias
+        bx1 = bx0 + -(-(bx1 - bx0) // factor) * factor
+        by1 = by0 + -(-(by1 - by0) // factor) * factor
+    region = reader.read_region(level, bx0, by0, bx1 - bx0, by1 - by0)
+    map_x = (u - bx0).astype(np.float32)
+    map_y = (v - by0).astype(np.float32)
+    if factor > 1:
+        region = cv2.resize(region, ((bx1 - bx0) // factor, (by1 - by0) // factor), interpolation=cv2.INTER_AREA)
+        region = region.reshape(region.shape[0], region.shape[1], -1)
+        map_x = (map_x + 0.5) / factor - 0.5
+        map_y = (map_y + 0.5) / factor - 0.5
+    out = cv2.remap(region, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = out.reshape(h, w, -1)
+    out[~covered] = 0
+    return out, covered
+
+
+def render_overlay_tile(
+    he_geometry: DeepZoomGeometry,
+    if_reader: SlideReader,
+    transform: SlideTransform,
+    level: int,
+    col: int,
+    row: int,
+    fmt: str = "jpeg",
+    settings: RenderSettings | None = None,
+    quality: int = 75,
+) -> EncodedTile:
+    """Encoded overlay tile on the H&E DZI grid; PNG tiles are transparent where the IF has no data."""
+    rect = he_geometry.tile_rect(level, col, row)
+    pixels, covered = overlay_pixels(if_reader, transform, rect.x, rect.y, he_geometry.level_scale(level), rect.w, rect.h)
+    settings = settings or RenderSettings.defaults(if_reader.info)
+    if if_reader.info.kind == "brightfield":
+        rgb = pixels[..., :3].astype(np.uint8)
+    else:
+        rgb = composite(pixels, settings)
+    if fmt == "png":
+        rgb = np.dstack([rgb, covered.astype(np.uint8) * 255])
+    return EncodedTile(encode_image(rgb, fmt, quality), CONTENT_TYPES[fmt])

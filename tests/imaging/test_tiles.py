@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import openslide
+
+from annotation.imaging.deepzoom import DeepZoomGeometry, geometry_for
+from annotation.imaging.rawtiles import decode_jpeg_rgb
+from annotation.imaging.readers import open_slide
+from annotation.imaging.render import ChannelSetting, RenderSettings, composite
+from annotation.imaging.tiles import read_scaled, render_tile
+
+
+def test_interior_tiles_of_coinciding_levels_pass_through_and_decode_like_rendered_tiles(generic_tiff: Path) -> None:
+    with open_slide(generic_tiff) as reader:
+        geometry = geometry_for(reader.info)
+        for level in (geometry.max_level, geometry.max_level - 1):
+            tile = render_tile(reader, geometry, level, 1, 0)
+            assert tile.passthrough and tile.content_type == "image/jpeg"
+            rect = geometry.tile_rect(level, 1, 0)
+            rendered = read_scaled(reader, rect, geometry.level_scale(level))
+            decoded = decode_jpeg_rgb(tile.data)
+            assert decoded.shape == rendered.shape
+            assert np.abs(decoded.astype(int) - rendered).mean() < 1.0  # same JPEG data, same decoder family
+
+
+def test_edge_tiles_are_decoded_and_cropped_not_passed_through(generic_tiff: Path) -> None:
+    with open_slide(generic_tiff) as reader:
+        geometry = geometry_for(reader.info)
+        cols, rows = geometry.tile_counts(geometry.max_level)
+        tile = render_tile(reader, geometry, geometry.max_level, cols - 1, rows - 1)
+        assert not tile.passthrough
+        decoded = decode_jpeg_rgb(tile.data)
+        assert decoded.shape == (1000 - 3 * 256, 1300 - 5 * 256, 3)
+
+
+def test_levels_between_file_levels_are_resampled_from_the_finer_level(generic_tiff: Path) -> None:
+    with open_slide(generic_tiff) as reader:
+        geometry = geometry_for(reader.info)
+        level = geometry.max_level - 3  # 8x: below the coarsest (4x) file level
+        tile = render_tile(reader, geometry, level, 0, 0)
+        assert not tile.passthrough
+        decoded = decode_jpeg_rgb(tile.data)
+        assert decoded.shape == (125, 163, 3)
+        full = reader.read_region(0, 0, 0, 1300, 1000)
+        expected = cv2.resize(full, (163, 125), interpolation=cv2.INTER_AREA)
+        assert np.abs(decoded.astype(int) - expected).mean() < 6
+
+
+def test_aperio_passthrough_bytes_decode_to_openslide_pixels(aperio_svs: Path) -> None:
+    with open_slide(aperio_svs) as reader:
+        geometry = geometry_for(reader.info)
+        assert geometry.tile_size == 240
+        tile = render_tile(reader, geometry, geometry.max_level, 3, 4)
+        assert tile.passthrough
+    slide = openslide.OpenSlide(aperio_svs)
+    expected = np.asarray(slide.read_region((3 * 240, 4 * 240), 0, (240, 240)))[..., :3]
+    assert np.abs(decode_jpeg_rgb(tile.data).astype(int) - expected).mean() < 1.0
+
+
+def test_png_tiles_are_lossless_renders(generic_tiff: Path) -> None:
+    with open_slide(generic_tiff) as reader:
+        geometry = DeepZoomGeometry(1300, 1000, 254, 1)
+        tile = render_tile(reader, geometry, geometry.max_level, 2, 1, fmt="png")
+        rect = geometry.tile_rect(geometry.max_level, 2, 1)
+        expected = reader.read_region(0, rect.x, rect.y, rect.w, rect.h)
+    assert tile.content_type == "image/png" and not tile.passthrough
+    np.testing.assert_array_equal(decode_jpeg_rgb(tile.data), expected)
+
+
+def test_fluorescence_tiles_composite_with_given_or_default_settings(ome16: Path) -> None:
+    with open_slide(ome16) as reader:
+        geometry = geometry_for(reader.info)
+        level = geometry.max_level - 1
+        settings = RenderSettings.of([ChannelSetting(1, "00ff00", 10000, 50000)])
+        tile = render_tile(reader, geometry, level, 0, 0, fmt="png", settings=settings)
+        rect = geometry.tile_rect(level, 0, 0)
+        expected = composite(reader.read_region(1, rect.x, rect.y, rect.w, rect.h), settings)
+        np.testing.assert_array_equal(decode_jpeg_rgb(tile.data), expected)
+        default = decode_jpeg_rgb(render_tile(reader, geometry, level, 0, 0, fmt="png").data)
+        assert default[..., 2].max() > 0  # DAPI shows blue by default
