@@ -1,0 +1,22 @@
+from annotation.models.annotations import Annotation, AnnotationEvent
+from annotation.models.jobs import AuditEvent, Job, WorkerHeartbeat
+from annotation.models.projects import LabelClass, Membership, Project, Role
+from annotation.models.slides import Registration, Slide, SlidePair
+from annotation.models.tasks import Assignment, Task
+
+__all__ = [
+    "Annotation",
+    "AnnotationEvent",
+    "Assignment",
+    "AuditEvent",
+    "Job",
+    "LabelClass",
+    "Membership",
+    "Project",
+    "Registration",
+    "Role",
+    "Slide",
+    "SlidePair",
+    "Task",
+    "WorkerHeartbeat",
+]

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from annotation.models.projects import LabelClass, Project
+from annotation.models.slides import SlidePair
+from annotation.models.tasks import Task
+
+
+class Annotation(models.Model):
+    """A point or polygon in H&E level-0 px; every change bumps `version` and writes an event."""
+
+    class Source(models.TextChoices):
+        HUMAN = "human"
+        MODEL = "model"
+        CONSENSUS = "consensus"
+        REVIEW = "review"
+
+    class Status(models.TextChoices):
+        NONE = "none"
+        PROPOSED = "proposed"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+        EDITED = "edited"
+
+    class GeomType(models.TextChoices):
+        POINT = "Point"
+        POLYGON = "Polygon"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, help_text="Client-generated UUID")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    pair = models.ForeignKey(SlidePair, on_delete=models.CASCADE, related_name="annotations")
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations")
+    label_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    geom_type = models.CharField(max_length=8, choices=GeomType.choices)
+    geometry = models.JSONField()
+    min_x = models.FloatField()
+    min_y = models.FloatField()
+    max_x = models.FloatField()
+    max_y = models.FloatField()
+    cx = models.FloatField()
+    cy = models.FloatField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.HUMAN)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    model_version_id = models.BigIntegerField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NONE)
+    weight = models.FloatField(default=1.0)
+    properties = models.JSONField(default=dict, blank=True, help_text="Measurements and extra fields")
+    version = models.PositiveIntegerField(default=1)
+    is_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["pair", "min_x", "min_y"], name="ann_pair_bbox"),
+            models.Index(fields=["task", "author"], name="ann_task_author"),
+            models.Index(fields=["pair", "source", "status"], name="ann_pair_source"),
+            models.Index(fields=["project", "updated_at"], name="ann_project_updated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_x__gte=models.F("min_x")) & models.Q(max_y__gte=models.F("min_y")),
+                name="annotation_bbox_ordered",
+            )
+        ]
+
+
+class AnnotationEvent(models.Model):
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+        RESTORE = "restore"
+        ACCEPT = "accept"
+        REJECT = "reject"
+        REVIEW = "review"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    model_version_id = models.BigIntegerField(null=True, blank=True)
+    version = models.PositiveIntegerField()
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation", "version", "id"]
+        indexes = [models.Index(fields=["annotation", "at"])]

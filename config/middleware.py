@@ -1,0 +1,46 @@
+"""Request id and Content-Security-Policy middleware."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+
+from config.logs import request_id_var
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+
+class RequestIdMiddleware:
+    """Tag every request (and its log lines) with an id, echoed in the X-Request-ID header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        rid = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        token = request_id_var.set(rid[:64])
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = rid[:64]
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send a strict CSP (no inline scripts) unless a view set its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not getattr(settings, "DEBUG_DISABLE_CSP", False):
+            response.setdefault("Content-Security-Policy", CSP)
+        response.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,17 @@
+"""Celery tasks of the ML backend (thin: load ids, call one pipeline, record the outcome)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="mlbackend.retrain_check", time_limit=120)
+def retrain_check() -> dict:
+    """Periodic check whether enough new accepted labels arrived to retrain."""
+    from mlbackend.services import retrain_check_run
+
+    return retrain_check_run()
