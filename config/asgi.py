@@ -9,9 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
-
 from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_http = get_asgi_application()
 if settings.DEBUG or settings.SERVE_STATIC:

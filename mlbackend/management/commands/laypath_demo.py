@@ -20,6 +20,6 @@ class Command(BaseCommand):
 
         demo_pair_ensure(project_id=result.project_id, size_px=options["size"], seed=options["seed"], log=self.stdout.write)
         self.stdout.write(self.style.SUCCESS(f"Demo project: {result.project_name} (id {result.project_id})"))
-        self.stdout.write("Logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, role in result.users:
             self.stdout.write(f"  {username:<12} {role}")
