@@ -1,4 +1,4 @@
-from annotation.models.annotations import Annotation, AnnotationEvent
+from annotation.models.annotations import Annotation, AnnotationEvent, BulkRequest
 from annotation.models.jobs import AuditEvent, Job, WorkerHeartbeat
 from annotation.models.projects import LabelClass, Membership, Project, Role
 from annotation.models.slides import Registration, Slide, SlidePair
@@ -9,6 +9,7 @@ __all__ = [
     "AnnotationEvent",
     "Assignment",
     "AuditEvent",
+    "BulkRequest",
     "Job",
     "LabelClass",
     "Membership",

@@ -92,3 +92,16 @@ class AnnotationEvent(models.Model):
     class Meta:
         ordering = ["annotation", "version", "id"]
         indexes = [models.Index(fields=["annotation", "at"])]
+
+
+class BulkRequest(models.Model):
+    """A processed bulk annotation request, kept so a replay with the same key returns the same answer."""
+
+    key = models.UUIDField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="bulkrequest_unique_key")]
+        indexes = [models.Index(fields=["created_at"])]

@@ -62,6 +62,7 @@ class Assignment(models.Model):
     time_spent_s = models.FloatField(default=0.0)
     assigned_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True, help_text="Start of the open work session (time accounting).")
     submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
