@@ -31,8 +31,13 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_stray_db_sessions(django_db_setup, django_db_blocker):
+def _close_stray_db_sessions(request):
     """Before the test database is dropped, end sessions child processes may have left behind."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield  # engine-only runs (-p no:django) have no database
+        return
+    request.getfixturevalue("django_db_setup")
+    django_db_blocker = request.getfixturevalue("django_db_blocker")
     yield
     from django.db import connection
 
