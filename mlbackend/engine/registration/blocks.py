@@ -1,0 +1,142 @@
+"""Block-wise matching: sample blocks on tissue, read them through the current transform, phase-correlate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from annotation.imaging.transform import SlideTransform
+
+from .preprocess import he_nuclear, if_nuclear
+from .slides import SlideView, read_block
+
+PEAK_SIGMA_PX = 1.0  # width of the (Gaussian-weighted) correlation peak, for sub-pixel fitting
+
+
+@dataclass(frozen=True)
+class BlockMatches:
+    """Per-block shift (level-0 H&E px) of the IF content relative to the current transform."""
+
+    centres: np.ndarray  # (N, 2) H&E level-0 px
+    shifts: np.ndarray  # (N, 2) H&E level-0 px: true T(p) = current T(p + shift)
+    ncc: np.ndarray  # (N,) correlation of the blocks after the shift
+    psr: np.ndarray  # (N,) peak-to-sidelobe ratio of the correlation surface
+    mpp: float  # pixel size the blocks were matched at (um)
+
+
+def sample_centres(mask: np.ndarray, mask_ds: float, block_l0: float, max_blocks: int,
+                   offset: float = 0.0) -> np.ndarray:
+    """Centres (level-0 px) of up to ``max_blocks`` blocks lying mostly on tissue, on a regular lattice."""
+    k = max(1, int(round(block_l0 / mask_ds)))
+    frac = cv2.blur(mask.astype(np.float32), (k, k))
+    ok = frac >= 0.5
+    n_ok = int(ok.sum())
+    if n_ok == 0:
+        return np.zeros((0, 2))
+    spacing = max(k / 2.0, np.sqrt(n_ok / max_blocks))
+    xs = np.arange((0.5 + offset) * spacing, mask.shape[1], spacing)
+    ys = np.arange((0.5 + offset) * spacing, mask.shape[0], spacing)
+    gx, gy = np.meshgrid(xs, ys)
+    gx, gy = gx.ravel(), gy.ravel()
+    keep = ok[gy.astype(int), gx.astype(int)]
+    pts = np.stack([gx[keep], gy[keep]], axis=1)
+    if len(pts) > max_blocks:
+        pts = pts[np.linspace(0, len(pts) - 1, max_blocks).astype(int)]
+    return (pts + 0.5) * mask_ds - 0.5
+
+
+def _prep(a: np.ndarray) -> np.ndarray:
+    hp = a - cv2.GaussianBlur(a, (0, 0), a.shape[0] / 12.0)
+    hp = hp / (hp.std() + 1e-6)
+    return hp * cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
+
+
+def phase_shift(ref: np.ndarray, mov: np.ndarray) -> tuple[float, float, float]:
+    """Shift s with mov(x + s) ~ ref(x), by Gaussian-weighted phase correlation; also the peak-to-sidelobe ratio."""
+    n, m = ref.shape
+    fa, fb = np.fft.rfft2(_prep(ref)), np.fft.rfft2(_prep(mov))
+    r = fb * np.conj(fa)
+    r /= np.abs(r) + 1e-9
+    fy = np.fft.fftfreq(n)[:, None]
+    fx = np.fft.rfftfreq(m)[None, :]
+    r *= np.exp(-2 * (np.pi * PEAK_SIGMA_PX) ** 2 * (fx**2 + fy**2))
+    c = np.fft.irfft2(r, s=(n, m))
+    iy, ix = np.unravel_index(int(np.argmax(c)), c.shape)
+    sub = []
+    for axis, i, size in ((1, ix, m), (0, iy, n)):
+        idx = [(iy, (i - 1) % size), (iy, i), (iy, (i + 1) % size)] if axis == 1 else \
+            [((i - 1) % size, ix), (i, ix), ((i + 1) % size, ix)]
+        v = np.log(np.clip([c[p] for p in idx], 1e-12, None))
+        den = v[0] - 2 * v[1] + v[2]
+        frac = 0.5 * (v[0] - v[2]) / den if den < 0 else 0.0
+        sub.append((i if i <= size // 2 else i - size) + float(np.clip(frac, -0.5, 0.5)))
+    side = c.copy()
+    side[np.ix_(np.arange(iy - 3, iy + 4) % n, np.arange(ix - 3, ix + 4) % m)] = np.nan
+    psr = float((c[iy, ix] - np.nanmean(side)) / (np.nanstd(side) + 1e-12))
+    return sub[0], sub[1], psr
+
+
+def shifted_ncc(ref: np.ndarray, mov: np.ndarray, sx: float, sy: float) -> float:
+    """Correlation of ref and mov moved back by (sx, sy), over the central part of the block."""
+    m = np.float32([[1, 0, sx], [0, 1, sy]])
+    back = cv2.warpAffine(mov, m, ref.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    q = ref.shape[0] // 8
+    a, b = ref[q:-q, q:-q].astype(np.float64), back[q:-q, q:-q].astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-12))
+
+
+def _he_block(view: SlideView, cx: float, cy: float, ds: float, block: int, max_px: int) -> tuple[np.ndarray, float, float]:
+    lvl = view.level_for(ds)
+    f = ds / view.level_ds[lvl]
+    x0, y0 = cx - block * ds / 2.0, cy - block * ds / 2.0
+    lx, ly = int(np.floor(x0 / view.level_ds[lvl])), int(np.floor(y0 / view.level_ds[lvl]))
+    n = int(np.ceil(block * f)) + 1
+    raw = read_block(view, lvl, lx, ly, n, n, max_px)
+    # resample exactly onto the pass grid p = x0 + ds * (j + 0.5) - 0.5
+    j = np.arange(block, dtype=np.float32)
+    gx = ((x0 + ds * (j + 0.5) - 0.5) + 0.5) / view.level_ds[lvl] - 0.5 - lx
+    gy = ((y0 + ds * (j + 0.5) - 0.5) + 0.5) / view.level_ds[lvl] - 0.5 - ly
+    small = raw if f < 1.5 else cv2.GaussianBlur(raw, (0, 0), 0.4 * f)
+    mx, my = np.meshgrid(gx, gy)
+    out = cv2.remap(small, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return (out if out.ndim == 3 else out[:, :, None]), x0, y0
+
+
+def _if_block(view: SlideView, t: SlideTransform, x0: float, y0: float, ds_he: float, ds_if: float,
+              block: int, nuc: int, af: int | None, max_px: int) -> np.ndarray:
+    j = np.arange(block, dtype=np.float64)
+    px, py = np.meshgrid(x0 + ds_he * (j + 0.5) - 0.5, y0 + ds_he * (j + 0.5) - 0.5)
+    qx, qy = t.map_grid(px, py)
+    lvl = view.level_for(ds_if)
+    lds = view.level_ds[lvl]
+    qx, qy = (qx + 0.5) / lds - 0.5, (qy + 0.5) / lds - 0.5
+    bx, by = int(np.floor(qx.min())) - 2, int(np.floor(qy.min())) - 2
+    bw, bh = int(np.ceil(qx.max())) + 3 - bx, int(np.ceil(qy.max())) + 3 - by
+    raw = read_block(view, lvl, bx, by, bw, bh, max_px)
+    nucimg = if_nuclear(raw, nuc, af)
+    f = ds_if / lds
+    if f >= 1.5:
+        nucimg = cv2.GaussianBlur(nucimg, (0, 0), 0.4 * f)
+    return cv2.remap(nucimg, (qx - bx).astype(np.float32), (qy - by).astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT)
+
+
+def match_blocks(he: SlideView, ifv: SlideView, t: SlideTransform, centres: np.ndarray, mpp: float,
+                 block: int, nuc: int, af: int | None, max_px: int) -> BlockMatches:
+    """Phase-correlate H&E haematoxylin and warped IF nuclear blocks at pixel size ``mpp``."""
+    ds_he = mpp / he.mpp
+    ds_if = max(ds_he * t.scale(), 1.0)  # IF level-0 px per pass px
+    shifts, nccs, psrs = [], [], []
+    for cx, cy in centres:
+        rgb, x0, y0 = _he_block(he, float(cx), float(cy), ds_he, block, max_px)
+        ref = he_nuclear(rgb)
+        mov = _if_block(ifv, t, x0, y0, ds_he, ds_if, block, nuc, af, max_px)
+        sx, sy, psr = phase_shift(ref, mov)
+        nccs.append(shifted_ncc(ref, mov, sx, sy))
+        shifts.append((sx * ds_he, sy * ds_he))
+        psrs.append(psr)
+    return BlockMatches(np.asarray(centres, float).reshape(-1, 2), np.asarray(shifts, float).reshape(-1, 2),
+                        np.asarray(nccs, float), np.asarray(psrs, float), mpp)
