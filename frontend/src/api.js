@@ -1,0 +1,120 @@
+// @ts-check
+/**
+ * REST client: JSON in and out, CSRF header on unsafe methods, errors as ApiError with the server's
+ * {"code", "detail"}. All endpoint paths live in `paths` so backend renames are one-line fixes.
+ */
+
+export class ApiError extends Error {
+  /** @param {number} status @param {any} body */
+  constructor(status, body) {
+    super((body && (body.detail || body.code)) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+    this.code = body && body.code;
+  }
+}
+
+/** Cookie value by name. @param {string} name */
+export function cookie(name) {
+  const doc = globalThis.document;
+  if (!doc) return "";
+  for (const part of doc.cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return "";
+}
+
+/** Query string from an object (skips null/undefined). @param {Record<string, any>} q */
+export function qs(q) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q || {})) if (v !== null && v !== undefined && v !== "") p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+/**
+ * fetch + JSON with CSRF; throws ApiError on non-2xx, TypeError when the network is down.
+ * @param {string} method @param {string} url @param {any} [body] @param {{raw?: boolean, headers?: Record<string,string>}} [opts]
+ */
+export async function request(method, url, body, opts = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json", ...(opts.headers || {}) };
+  const unsafe = !["GET", "HEAD", "OPTIONS"].includes(method);
+  if (unsafe) headers["X-CSRFToken"] = cookie("csrftoken");
+  let payload = body;
+  if (body !== undefined && !(body instanceof Blob) && !(body instanceof FormData) && !opts.raw) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text.slice(0, 200) }; }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+export const get = (/** @type {string} */ url) => request("GET", url);
+export const post = (/** @type {string} */ url, /** @type {any} */ body) => request("POST", url, body ?? {});
+export const patch = (/** @type {string} */ url, /** @type {any} */ body) => request("PATCH", url, body);
+export const del = (/** @type {string} */ url) => request("DELETE", url);
+
+/** List endpoint results whether paginated ({results}) or a bare array. @param {any} data @returns {any[]} */
+export function rows(data) {
+  if (Array.isArray(data)) return data;
+  if (data && Array.isArray(data.results)) return data.results;
+  if (data && Array.isArray(data.items)) return data.items;
+  if (data && Array.isArray(data.features)) return data.features;
+  return [];
+}
+
+/** GET that answers null on 404 (endpoints that land later). @param {string} url */
+export async function getOptional(url) {
+  try {
+    return await get(url);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 405)) return null;
+    throw err;
+  }
+}
+
+/** Endpoint paths (documented in docs/api.md by the backend engineers). */
+export const paths = {
+  projects: "/api/projects/",
+  project: (/** @type {number} */ id) => `/api/projects/${id}/`,
+  classes: (/** @type {number} */ p) => `/api/projects/${p}/classes/`,
+  classItem: (/** @type {number} */ p, /** @type {number} */ id) => `/api/projects/${p}/classes/${id}/`,
+  members: (/** @type {number} */ p) => `/api/projects/${p}/members/`,
+  stats: (/** @type {number} */ p) => `/api/projects/${p}/stats/`,
+  exportUrl: (/** @type {number} */ p, /** @type {string} */ fmt) => `/api/projects/${p}/export/?format=${fmt}`,
+  tasks: "/api/tasks/",
+  task: (/** @type {number} */ id) => `/api/tasks/${id}/`,
+  taskNext: (/** @type {number} */ p) => `/api/tasks/next/?project=${p}`,
+  taskGenerate: (/** @type {number} */ p) => `/api/projects/${p}/tasks/generate/`,
+  taskDistribute: (/** @type {number} */ p) => `/api/projects/${p}/tasks/distribute/`,
+  assignments: "/api/assignments/",
+  assignmentAction: (/** @type {number} */ id, /** @type {string} */ act) => `/api/assignments/${id}/${act}/`,
+  annotations: "/api/annotations/",
+  annotationsBulk: "/api/annotations/bulk/",
+  annotationsViewport: "/api/annotations/viewport/",
+  annotationHistory: (/** @type {string} */ id) => `/api/annotations/${id}/history/`,
+  slides: "/api/slides/",
+  slideUploads: "/api/slides/uploads/",
+  slideImport: "/api/slides/import/",
+  serverFiles: "/api/slides/server-files/",
+  pairs: "/api/pairs/",
+  pair: (/** @type {number} */ id) => `/api/pairs/${id}/`,
+  pairViewer: (/** @type {number} */ id) => `/api/pairs/${id}/viewer/`,
+  pairRegister: (/** @type {number} */ id) => `/api/pairs/${id}/register/`,
+  pairLandmarks: (/** @type {number} */ id) => `/api/pairs/${id}/landmarks/`,
+  pairQa: (/** @type {number} */ id) => `/api/pairs/${id}/qa/`,
+  jobs: "/api/jobs/",
+  mlVersions: "/api/ml/versions/",
+  mlVersionAction: (/** @type {number} */ id, /** @type {string} */ act) => `/api/ml/versions/${id}/${act}/`,
+  mlRetrain: "/api/ml/retrain/",
+  mlSegmentClick: "/api/ml/segment-click/",
+  reviewQueue: (/** @type {number} */ p) => `/api/review/?project=${p}`,
+  reviewResolve: (/** @type {number} */ id) => `/api/review/${id}/resolve/`,
+  health: "/healthz",
+};

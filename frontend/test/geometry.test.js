@@ -1,0 +1,56 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { bbox, pointInRing, centroid, polygonFrom, squareAround, hitDistance, niceScale, GridIndex, translate } from "../src/geometry.js";
+
+const square = polygonFrom([[0, 0], [10, 0], [10, 10], [0, 10]]);
+
+test("polygonFrom closes the ring and bbox spans it", () => {
+  const ring = square.coordinates[0];
+  assert.deepEqual(ring[0], ring[ring.length - 1]);
+  assert.deepEqual(bbox(square), { minX: 0, minY: 0, maxX: 10, maxY: 10 });
+});
+
+test("point in ring distinguishes inside from outside", () => {
+  assert.equal(pointInRing([5, 5], square.coordinates[0]), true);
+  assert.equal(pointInRing([15, 5], square.coordinates[0]), false);
+});
+
+test("centroid of a square is its centre, also for an L-shape it lies off the vertex mean", () => {
+  assert.deepEqual(centroid(square), [5, 5]);
+  const l = polygonFrom([[0, 0], [20, 0], [20, 4], [4, 4], [4, 20], [0, 20]]);
+  const [cx, cy] = centroid(l);
+  assert.ok(Math.abs(cx - cy) < 1e-9 && cx < 8);
+});
+
+test("squareAround centres a box of the given side on the click", () => {
+  const b = bbox(squareAround([100, 50], 20));
+  assert.deepEqual(b, { minX: 90, minY: 40, maxX: 110, maxY: 60 });
+});
+
+test("hitDistance is zero inside polygons and Infinity beyond tolerance", () => {
+  assert.equal(hitDistance(square, [5, 5], 2), 0);
+  assert.equal(hitDistance(square, [11, 5], 2), 1);
+  assert.equal(hitDistance(square, [20, 5], 2), Infinity);
+  assert.equal(hitDistance({ type: "Point", coordinates: [0, 0] }, [3, 4], 6), 5);
+});
+
+test("translate moves every vertex", () => {
+  assert.deepEqual(bbox(translate(square, 5, -5)), { minX: 5, minY: -5, maxX: 15, maxY: 5 });
+});
+
+test("niceScale picks 1-2-5 lengths that fit", () => {
+  const s = niceScale(0.5, 150); // 75 um fit
+  assert.equal(s.um, 50);
+  assert.equal(s.px, 100);
+  assert.equal(s.label, "50 µm");
+  assert.equal(niceScale(20, 150).label, "2 mm");
+});
+
+test("GridIndex finds items overlapping a query box and forgets removed ones", () => {
+  const g = new GridIndex(100);
+  g.insert("a", { minX: 10, minY: 10, maxX: 20, maxY: 20 });
+  g.insert("b", { minX: 500, minY: 500, maxX: 510, maxY: 510 });
+  assert.deepEqual([...g.query({ minX: 0, minY: 0, maxX: 50, maxY: 50 })], ["a"]);
+  g.remove("a");
+  assert.equal(g.query({ minX: 0, minY: 0, maxX: 50, maxY: 50 }).size, 0);
+});
