@@ -23,3 +23,11 @@ def prune_heartbeats() -> int:
     from annotation.services.system import heartbeat_prune
 
     return heartbeat_prune()
+
+
+@shared_task(name="annotation.ingest_slide", time_limit=3600, soft_time_limit=3540, acks_late=True)
+def ingest_slide(job_id: str) -> None:
+    """Ingest one slide (its Job row records progress and outcome; a finished job is left alone)."""
+    from annotation.services.slides import slide_ingest
+
+    slide_ingest(job_id=job_id)

@@ -1,0 +1,1 @@
+"""Pipelines: run engine code inside workers (load job -> call engine -> record through annotation services)."""
