@@ -10,7 +10,6 @@ the mapped tile is read and ``cv2.remap``-ed. No warped copy of the IF is ever w
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -25,26 +24,27 @@ DEFAULT_MESH_STEP = 8
 _MARGIN = 2
 
 
-@lru_cache(maxsize=64)
-def _interp_matrix(n: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mesh sample positions in [0, n) and the (n_mesh, n) linear-interpolation weights to all n."""
-    knots = np.unique(np.r_[np.arange(0, n, step), n - 1]).astype(np.float64)
-    eye = np.eye(knots.size)
-    weights = np.stack([np.interp(np.arange(n), knots, eye[k]) for k in range(knots.size)])
-    return knots, weights
-
-
 def map_tile_grid(
     transform: SlideTransform, x0: float, y0: float, scale: float, w: int, h: int, mesh_step: int = DEFAULT_MESH_STEP
 ) -> tuple[np.ndarray, np.ndarray]:
-    """IF level-0 coordinates (h, w) of the centres of output pixels of a tile at (x0, y0) in its level."""
-    kx, wx = _interp_matrix(w, mesh_step)
-    ky, wy = _interp_matrix(h, mesh_step)
-    xs = (x0 + kx + 0.5) * scale - 0.5
-    ys = (y0 + ky + 0.5) * scale - 0.5
-    gx, gy = np.meshgrid(xs, ys)
-    mx, my = transform.map_grid(gx, gy)
-    return wy.T @ mx @ wx, wy.T @ my @ wx
+    """IF level-0 coordinates (h, w) of the centres of output pixels of a tile at (x0, y0) in its level.
+
+    The transform is evaluated exactly on a mesh with a node every ``mesh_step`` output px (plus one
+    node beyond each edge) and upsampled with ``cv2.resize``; resizing by an integer factor puts
+    output pixel j exactly between its two mesh nodes, so this is plain bilinear interpolation.
+    """
+    s = mesh_step
+    mx_n, my_n = -(-w // s) + 2, -(-h // s) + 2
+    kx = (np.arange(mx_n) - 1 + 0.5) * s - 0.5  # output-px position of mesh node i is node (i - 1)
+    ky = (np.arange(my_n) - 1 + 0.5) * s - 0.5
+    gx, gy = np.meshgrid((x0 + kx + 0.5) * scale - 0.5, (y0 + ky + 0.5) * scale - 0.5)
+    qx, qy = transform.map_grid(gx, gy)
+    out = []
+    for q in (qx, qy):
+        origin = float(q.mean())  # resize residuals in float32 without losing sub-pixel precision
+        up = cv2.resize((q - origin).astype(np.float32), (mx_n * s, my_n * s), interpolation=cv2.INTER_LINEAR)
+        out.append(up[s : s + h, s : s + w].astype(np.float64) + origin)
+    return out[0], out[1]
 
 
 def overlay_pixels(
@@ -56,6 +56,7 @@ def overlay_pixels(
     w: int,
     h: int,
     mesh_step: int = DEFAULT_MESH_STEP,
+    channels: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """IF channels sampled at the mapped centres of a (h, w) output grid, and the mask of covered pixels.
 
@@ -68,9 +69,9 @@ def overlay_pixels(
     u = (qx + 0.5) * (lw / info.width) - 0.5
     v = (qy + 0.5) * (lh / info.height) - 0.5
     covered = (u >= -0.5) & (u <= lw - 0.5) & (v >= -0.5) & (v <= lh - 0.5)
-    channels = len(info.channel_names)
+    n_channels = len(info.channel_names)
     if not covered.any():
-        return np.zeros((h, w, channels), dtype=np.dtype(info.dtype)), covered
+        return np.zeros((h, w, n_channels), dtype=np.dtype(info.dtype)), covered
     bx0 = max(0, math.floor(u[covered].min()) - _MARGIN)
     by0 = max(0, math.floor(v[covered].min()) - _MARGIN)
     bx1 = min(lw, math.ceil(u[covered].max()) + _MARGIN + 1)
@@ -79,7 +80,7 @@ def overlay_pixels(
     if factor > 1:  # pyramid coarser than the output: box-filter first so remap does not alias
         bx1 = bx0 + -(-(bx1 - bx0) // factor) * factor
         by1 = by0 + -(-(by1 - by0) // factor) * factor
-    region = reader.read_region(level, bx0, by0, bx1 - bx0, by1 - by0)
+    region = reader.read_region(level, bx0, by0, bx1 - bx0, by1 - by0, channels)
     map_x = (u - bx0).astype(np.float32)
     map_y = (v - by0).astype(np.float32)
     if factor > 1:
@@ -106,8 +107,10 @@ def render_overlay_tile(
 ) -> EncodedTile:
     """Encoded overlay tile on the H&E DZI grid; PNG tiles are transparent where the IF has no data."""
     rect = he_geometry.tile_rect(level, col, row)
-    pixels, covered = overlay_pixels(if_reader, transform, rect.x, rect.y, he_geometry.level_scale(level), rect.w, rect.h)
     settings = settings or RenderSettings.defaults(if_reader.info)
+    visible = tuple(c.index for c in settings.channels)
+    scale = he_geometry.level_scale(level)
+    pixels, covered = overlay_pixels(if_reader, transform, rect.x, rect.y, scale, rect.w, rect.h, channels=visible)
     if if_reader.info.kind == "brightfield":
         rgb = pixels[..., :3].astype(np.uint8)
     else:

@@ -29,10 +29,13 @@ class SlideReader(ABC):
         self._fd: int | None = None
 
     @abstractmethod
-    def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+    def read_region(
+        self, level: int, x: int, y: int, w: int, h: int, channels: tuple[int, ...] | None = None
+    ) -> np.ndarray:
         """Pixels of ``level`` at (x, y) **in that level's pixels**, size w x h; outside the image is background.
 
         Brightfield: (h, w, 3) uint8 RGB on white. Fluorescence: (h, w, C) in the file's dtype, 0 outside.
+        ``channels`` is a hint: readers may skip decoding other channels (returned as 0).
         """
 
     def associated_image(self, name: str) -> np.ndarray:

@@ -23,6 +23,17 @@ def _float_prop(props: dict, key: str) -> float | None:
     return value if value > 0 else None
 
 
+def _properties(slide: openslide.OpenSlide) -> dict[str, str]:
+    """Slide properties; keys whose value OpenSlide cannot return (e.g. an empty Aperio field) are skipped."""
+    out = {}
+    for key in list(slide.properties.keys()):
+        try:
+            out[key] = slide.properties[key]
+        except KeyError:
+            continue
+    return out
+
+
 def rgba_to_rgb_on_white(rgba: np.ndarray) -> np.ndarray:
     """Composite OpenSlide's (un-premultiplied) RGBA onto white; transparent = outside the scan."""
     rgb = np.array(rgba[..., :3])
@@ -46,7 +57,7 @@ class OpenSlideReader(SlideReader):
             self._slide = openslide.OpenSlide(path)
         except openslide.OpenSlideError as exc:
             raise SlideReadError(f"OpenSlide cannot open the file: {exc}", path) from exc
-        props = dict(self._slide.properties)
+        props = _properties(self._slide)
         dims = tuple(tuple(int(v) for v in d) for d in self._slide.level_dimensions)
         tiles = []
         for i in range(len(dims)):
@@ -75,7 +86,9 @@ class OpenSlideReader(SlideReader):
             if vendor != "hamamatsu":  # NDPI JPEG "tiles" are restart intervals, not TIFF tiles
                 self._setup_passthrough(tif)
 
-    def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+    def read_region(
+        self, level: int, x: int, y: int, w: int, h: int, channels: tuple[int, ...] | None = None
+    ) -> np.ndarray:
         """RGB uint8 pixels of ``level`` at level coordinates (x, y), outside the scan white."""
         ds = self.info.level_downsamples[level]
         try:

@@ -18,18 +18,20 @@ from annotation.imaging.errors import SlideReadError
 from annotation.imaging.info import BRIGHTFIELD, FLUORESCENCE, SlideInfo, default_display
 from annotation.imaging.reader_base import SlideReader, check_extents
 from annotation.imaging.tiffmeta import channel_names, physical_size_um
-from annotation.imaging.tiffregion import PageLayout, read_page_region
+from annotation.imaging.tiffregion import ChunkCache, PageLayout, read_page_region
 
 logger = logging.getLogger(__name__)
 
 _DISPLAY_SAMPLE_PX = 2048
+DEFAULT_CHUNK_CACHE_BYTES = 64 << 20
 
 
 class TiffReader(SlideReader):
     """A slide read with tifffile, decoding only the chunks a region needs."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, chunk_cache_bytes: int = DEFAULT_CHUNK_CACHE_BYTES) -> None:
         super().__init__(path)
+        self._chunks = ChunkCache(chunk_cache_bytes)
         with tifffile.TiffFile(path) as tif:
             check_extents(tif, path)
             if not tif.series:
@@ -86,11 +88,22 @@ class TiffReader(SlideReader):
             out.append(PageLayout.of(level.pages[flat]))
         return out
 
-    def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
-        """(h, w, C) pixels of ``level`` at level coordinates (x, y); brightfield outside = white."""
+    def read_region(
+        self, level: int, x: int, y: int, w: int, h: int, channels: tuple[int, ...] | None = None
+    ) -> np.ndarray:
+        """(h, w, C) pixels of ``level`` at level coordinates (x, y); brightfield outside = white.
+
+        ``channels`` limits decoding to those channel indices (the others come back as 0).
+        """
         if self._fd is None:
             raise SlideReadError("reader is closed", self.path)
-        parts = [read_page_region(self._fd, layout, x, y, w, h) for layout in self._levels[level]]
+        pages = self._levels[level]
+        if channels is not None and len(pages) > 1:
+            out = np.zeros((h, w, len(pages)), dtype=pages[0].dtype)
+            for c in channels:
+                out[..., c] = read_page_region(self._fd, pages[c], x, y, w, h, self._chunks)[..., 0]
+            return out
+        parts = [read_page_region(self._fd, layout, x, y, w, h, self._chunks) for layout in pages]
         out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
         if self.info.kind == BRIGHTFIELD:
             lw, lh = self.info.level_dimensions[level]

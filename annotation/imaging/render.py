@@ -112,16 +112,32 @@ class RenderSettings:
 def composite(data: np.ndarray, settings: RenderSettings) -> np.ndarray:
     """(H, W, C) native-dtype channels -> (H, W, 3) uint8: sum of colour x windowed value, clipped."""
     h, w = data.shape[:2]
+    if data.dtype in _LUT_DTYPES:
+        return _composite_lut(data, settings)
     out = np.zeros((h, w, 3), dtype=np.float32)
     for ch in settings.channels:
-        plane = data[..., ch.index]
-        if plane.dtype in _LUT_DTYPES:
-            value = _lut(plane.dtype.str, ch.window_min, ch.window_max, ch.gamma)[plane]
-        else:
-            value = window(plane, ch.window_min, ch.window_max, ch.gamma)
+        value = window(data[..., ch.index], ch.window_min, ch.window_max, ch.gamma)
         out += value[..., None] * ch.rgb()
     np.clip(out, 0.0, 1.0, out=out)
     return (out * 255.0 + 0.5).astype(np.uint8)
+
+
+def _composite_lut(data: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Integer data: one uint16 lookup per (channel, non-zero colour component), summed and clipped."""
+    h, w = data.shape[:2]
+    planes = [np.zeros((h, w), dtype=np.uint16) for _ in range(3)]
+    for ch in settings.channels:
+        plane = data[..., ch.index]
+        for k in range(3):
+            weight = int(ch.color[2 * k : 2 * k + 2], 16)
+            if weight:
+                lut = _colour_lut(data.dtype.str, ch.window_min, ch.window_max, ch.gamma, weight)
+                planes[k] += lut[plane]
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    for k in range(3):
+        np.minimum(planes[k], 255, out=planes[k])
+        out[..., k] = planes[k]
+    return out
 
 
 def window(values: np.ndarray, lo: float, hi: float, gamma: float) -> np.ndarray:
@@ -132,9 +148,10 @@ def window(values: np.ndarray, lo: float, hi: float, gamma: float) -> np.ndarray
 
 
 @lru_cache(maxsize=256)
-def _lut(dtype_str: str, lo: float, hi: float, gamma: float) -> np.ndarray:
+def _colour_lut(dtype_str: str, lo: float, hi: float, gamma: float, weight: int) -> np.ndarray:
+    """uint16 table: native value -> round(window(value) * weight), weight = colour component 0..255."""
     levels = np.arange(np.iinfo(np.dtype(dtype_str)).max + 1, dtype=np.float32)
-    return window(levels, lo, hi, gamma)
+    return (window(levels, lo, hi, gamma) * np.float32(weight) + np.float32(0.5)).astype(np.uint16)
 
 
 def _canon(value: float) -> float:

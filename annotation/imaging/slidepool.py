@@ -55,8 +55,9 @@ class _Entry:
 class ReaderPool:
     """LRU of open readers keyed by (real path, checksum); thread-safe."""
 
-    def __init__(self, size: int = 16, verify_checksums: bool = True) -> None:
+    def __init__(self, size: int = 16, verify_checksums: bool = True, chunk_cache_bytes: int = 64 << 20) -> None:
         self.size = size
+        self.chunk_cache_bytes = chunk_cache_bytes
         self.verify_checksums = verify_checksums
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
@@ -86,7 +87,7 @@ class ReaderPool:
         path, checksum = key
         if self.verify_checksums and checksum.startswith(FAST_CHECKSUM_PREFIX) and fast_checksum(path) != checksum:
             raise SlideNotFound("slide file changed since the token was issued (checksum mismatch)")
-        fresh = _Entry(open_slide(path))
+        fresh = _Entry(open_slide(path, chunk_cache_bytes=self.chunk_cache_bytes))
         with self._lock:
             entry = self._items.get(key)
             if entry is None:

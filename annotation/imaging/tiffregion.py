@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +55,38 @@ class PageLayout:
         )
 
 
-def read_page_region(fd: int, layout: PageLayout, x: int, y: int, w: int, h: int) -> np.ndarray:
+class ChunkCache:
+    """Thread-safe LRU of decoded chunks bounded by bytes (neighbouring tiles share stored chunks)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._size = 0
+        self._items: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[int, int], value: np.ndarray) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._size += value.nbytes
+            while self._size > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._size -= old.nbytes
+
+
+def read_page_region(
+    fd: int, layout: PageLayout, x: int, y: int, w: int, h: int, cache: ChunkCache | None = None
+) -> np.ndarray:
     """(h, w, samples) pixels of the page at (x, y); pixels outside the page are 0."""
     out = np.zeros((h, w, layout.samples), dtype=layout.dtype)
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, layout.width), min(y + h, layout.height)
@@ -65,7 +98,7 @@ def read_page_region(fd: int, layout: PageLayout, x: int, y: int, w: int, h: int
         for c in range(x0 // layout.chunk_w, (x1 - 1) // layout.chunk_w + 1):
             for s in planes:
                 index = s * per_plane + r * layout.across + c
-                seg = _decode(fd, layout, index)
+                seg = _cached_decode(fd, layout, index, cache)
                 if seg is None:
                     continue
                 cy, cx = r * layout.chunk_h, c * layout.chunk_w
@@ -80,6 +113,18 @@ def read_page_region(fd: int, layout: PageLayout, x: int, y: int, w: int, h: int
                 else:
                     target[...] = block
     return out
+
+
+def _cached_decode(fd: int, layout: PageLayout, index: int, cache: ChunkCache | None) -> np.ndarray | None:
+    if cache is None or cache.max_bytes <= 0:
+        return _decode(fd, layout, index)
+    key = (id(layout), index)
+    seg = cache.get(key)
+    if seg is None:
+        seg = _decode(fd, layout, index)
+        if seg is not None:
+            cache.put(key, seg)
+    return seg
 
 
 def _decode(fd: int, layout: PageLayout, index: int) -> np.ndarray | None:

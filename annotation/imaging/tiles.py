@@ -43,7 +43,9 @@ def encode_image(rgb: np.ndarray, fmt: str, quality: int = 75) -> bytes:
     return buf.tobytes()
 
 
-def read_scaled(reader: SlideReader, rect: TileRect, scale: float) -> np.ndarray:
+def read_scaled(
+    reader: SlideReader, rect: TileRect, scale: float, channels: tuple[int, ...] | None = None
+) -> np.ndarray:
     """Pixels of the level-0 area ``rect * scale`` at ``rect``'s size, from the nearest finer level."""
     info = reader.info
     level = info.best_level_for_downsample(scale)
@@ -52,7 +54,7 @@ def read_scaled(reader: SlideReader, rect: TileRect, scale: float) -> np.ndarray
     fx1, fy1 = (rect.x + rect.w) * ratio, (rect.y + rect.h) * ratio
     x0, y0 = math.floor(fx0 + 1e-6), math.floor(fy0 + 1e-6)
     x1, y1 = math.ceil(fx1 - 1e-6), math.ceil(fy1 - 1e-6)
-    region = reader.read_region(level, x0, y0, x1 - x0, y1 - y0)
+    region = reader.read_region(level, x0, y0, x1 - x0, y1 - y0, channels)
     if region.shape[:2] == (rect.h, rect.w):
         return region
     out = cv2.resize(region, (rect.w, rect.h), interpolation=cv2.INTER_AREA)
@@ -75,9 +77,12 @@ def render_tile(
         stored = passthrough_tile(reader, geometry, level, col, row, rect)
         if stored is not None:
             return EncodedTile(stored, CONTENT_TYPES["jpeg"], passthrough=True)
-    pixels = read_scaled(reader, rect, geometry.level_scale(level))
-    if reader.info.kind != BRIGHTFIELD:
-        pixels = composite(pixels, settings or RenderSettings.defaults(reader.info))
+    if reader.info.kind == BRIGHTFIELD:
+        pixels = read_scaled(reader, rect, geometry.level_scale(level))
+    else:
+        settings = settings or RenderSettings.defaults(reader.info)
+        visible = tuple(c.index for c in settings.channels)
+        pixels = composite(read_scaled(reader, rect, geometry.level_scale(level), visible), settings)
     return EncodedTile(encode_image(pixels, fmt, quality), CONTENT_TYPES[fmt])
 
 

@@ -55,6 +55,7 @@ class TileServerConfig:
     render_threads: int = 4
     jpeg_quality: int = 75
     verify_checksums: bool = True
+    decode_cache_bytes: int = 64 << 20  # per open tifffile-read slide
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class TileApp:
         self.config = config
         self.prefix = config.prefix.rstrip("/")
         self.cache = cache or make_cache(config.cache_url, config.memory_cache_bytes, config.cache_ttl_s)
-        self.readers = ReaderPool(config.reader_cache_size, config.verify_checksums)
+        self.readers = ReaderPool(config.reader_cache_size, config.verify_checksums, config.decode_cache_bytes)
         self._limiter: anyio.CapacityLimiter | None = None
         self._inflight: dict[str, asyncio.Future[EncodedTile]] = {}
         self.renders = 0  # tiles rendered (not served from cache), for tests and metrics
