@@ -1,1 +1,1 @@
-
+"""DRF ViewSets: parse and authorise, call one service or selector, serialise."""

@@ -1,1 +1,1 @@
-
+"""Input and output serializers of the annotation REST API."""
