@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -17,11 +18,13 @@ from mlbackend.engine.consensus.dawid_skene import (
     reliability,
     vote_counts,
 )
+from mlbackend.engine.consensus.gc_pause import bulk_objects
 from mlbackend.engine.consensus.matching import match_arrays
 from mlbackend.engine.consensus.types import (
     AnnotatorReliability,
     ClassKey,
     ConsensusConfig,
+    ModelCell,
     Ring,
     TaskLabels,
 )
@@ -108,15 +111,27 @@ def _class_index(tasks: Sequence[TaskLabels]) -> _Index:
 def _model_entropy(cell_probs: tuple[tuple[ClassKey, float], ...], confidence: float, k: int) -> float:
     """Normalised entropy of the model's class distribution (confidence spread if no probabilities)."""
     if cell_probs:
-        p = np.clip(np.array([v for _, v in cell_probs], dtype=np.float64), 0.0, None)
+        p = [max(float(v), 0.0) for _, v in cell_probs]
     else:
         rest = max(k - 1, 1)
-        p = np.array([confidence] + [(1.0 - confidence) / rest] * rest)
-    if len(p) < 2 or p.sum() <= 0:
+        p = [confidence] + [(1.0 - confidence) / rest] * rest
+    total = sum(p)
+    if len(p) < 2 or total <= 0:
         return 0.0
-    p = p / p.sum()
-    nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum() / np.log(len(p)))
+    return -sum(v / total * math.log(v / total) for v in p if v > 0) / math.log(len(p))
+
+
+def _model_entropies(models: Sequence[ModelCell], k: int) -> np.ndarray:
+    """Entropies of many model cells, vectorised when all carry probability vectors of one length."""
+    lengths = {len(c.probabilities) for c in models}
+    if len(lengths) != 1 or 0 in lengths:
+        return np.array([_model_entropy(c.probabilities, c.confidence, k) for c in models])
+    p = np.clip(np.array([[v for _, v in c.probabilities] for c in models], dtype=np.float64), 0.0, None)
+    if p.shape[1] < 2:
+        return np.zeros(len(models))
+    p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+    plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return -plogp.sum(axis=1) / np.log(p.shape[1])
 
 
 class _Builder:
@@ -144,8 +159,9 @@ class _Builder:
         labels, models, n = task.labels, task.model_cells, len(task.labels)
         x = np.fromiter((lab.x for lab in labels), np.float64, n)
         y = np.fromiter((lab.y for lab in labels), np.float64, n)
-        ann = np.fromiter((self.annotators.get(lab.annotator_id) for lab in labels), np.int64, n)
-        cls = np.fromiter((self.classes.get(lab.class_key) for lab in labels), np.int64, n)
+        amap, cmap = self.annotators.map, self.classes.map
+        ann = np.fromiter((amap.setdefault(lab.annotator_id, len(amap)) for lab in labels), np.int64, n)
+        cls = np.fromiter((cmap[lab.class_key] for lab in labels), np.int64, n)
         rings = [lab.polygon for lab in labels]
         mx = np.fromiter((c.x for c in models), np.float64, len(models))
         my = np.fromiter((c.y for c in models), np.float64, len(models))
@@ -165,11 +181,11 @@ class _Builder:
         self.push("cell_task", np.full(nc, ti))
         self.push("exhaustive", np.full(nc, task.mode == "exhaustive"))
         self.push("task_has_model", np.full(nc, len(models) > 0))
-        k = max(len(task.classes), 1)
-        for j, cell in enumerate(models):
-            ent = _model_entropy(cell.probabilities, cell.confidence, k)
-            self.model_rows.append((int(match.model_cluster[j]) + off, self.classes.get(cell.class_key),
-                                    float(cell.confidence), ent, float(cell.x), float(cell.y)))
+        if models:
+            ent = _model_entropies(models, max(len(task.classes), 1))
+            self.model_rows.extend(zip((match.model_cluster + off).tolist(), (cmap[c.class_key] for c in models),
+                                       (float(c.confidence) for c in models), ent.tolist(), mx.tolist(), my.tolist(),
+                                       strict=True))
         if task.mode == "exhaustive":
             self._add_misses(task, cells, ann, off, nc)
         self.n_cells += nc
@@ -217,8 +233,9 @@ def build_consensus(tasks: Sequence[TaskLabels], *, config: ConsensusConfig | No
     """Match labels per task into cell clusters and fit Dawid-Skene across all tasks and annotators."""
     cfg = config or ConsensusConfig()
     b = _Builder(tasks, cfg)
-    for ti, task in enumerate(tasks):
-        b.add_task(ti, task)
+    with bulk_objects():
+        for ti, task in enumerate(tasks):
+            b.add_task(ti, task)
     k, n = len(b.classes.map), b.n_cells
     label_cell, label_ann, label_cls = (b.col("label_cell", np.int64), b.col("label_annotator", np.int64),
                                         b.col("label_class", np.int64))

@@ -78,11 +78,12 @@ def majority_vote(obs: Observations, seed: int = 0) -> np.ndarray:
     return state
 
 
-def _m_step(design: sparse.csr_matrix, post: np.ndarray, fit: np.ndarray, obs: Observations,
-            cfg: ConsensusConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _m_step(design_t: sparse.csr_matrix, post: np.ndarray, fit: np.ndarray, weight: np.ndarray,
+            obs: Observations, cfg: ConsensusConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a_n, k = obs.n_annotators, obs.n_classes
     s = k + 1
-    counts = np.asarray(design.T @ post)
+    post = post * weight[:, None]
+    counts = np.asarray(design_t @ post)
     cq = counts[: a_n * k].reshape(a_n, k, s).transpose(0, 2, 1)
     alpha = np.full((s, k), cfg.offdiag_pseudo)
     alpha[np.arange(k), np.arange(k)] = cfg.diag_pseudo
@@ -114,28 +115,49 @@ def _e_step(design: sparse.csr_matrix, q: np.ndarray, miss: np.ndarray, prior: n
     return post / post.sum(axis=1, keepdims=True)
 
 
+def _patterns(obs: Observations) -> tuple[np.ndarray, np.ndarray]:
+    """Group items with identical observations: (representative item per pattern, pattern of each item).
+
+    An item's row of the design matrix is fixed by its set of (annotator, outcome, exhaustive)
+    observations, so EM over unique patterns weighted by their counts is exact and much smaller.
+    Rows are hashed with seeded random 64-bit keys (collisions are astronomically unlikely).
+    """
+    s = obs.n_classes + 1
+    code = (obs.annotator * s + obs.outcome) * 2 + obs.exhaustive.astype(np.int64)
+    keys = np.random.default_rng(12345).integers(1, 2**63 - 1, size=max(obs.n_annotators * s * 2, 1),
+                                                 dtype=np.int64).view(np.uint64)
+    row_hash = np.zeros(obs.n_items, dtype=np.uint64)
+    np.add.at(row_hash, obs.item, keys[code])
+    _, rep, inverse = np.unique(row_hash, return_index=True, return_inverse=True)
+    return rep, inverse.reshape(-1)
+
+
 def fit_dawid_skene(obs: Observations, cfg: ConsensusConfig) -> DSFit:
     """Run EM from soft majority vote until posteriors change less than cfg.tol (max abs)."""
     s = obs.n_classes + 1
-    design = _design(obs)
-    counts = vote_counts(obs)
+    rep, inverse = _patterns(obs)
+    weight = np.bincount(inverse, minlength=len(rep)).astype(np.float64)
+    design = _design(obs)[rep]
+    design_t = design.T.tocsr()
+    counts = vote_counts(obs)[rep]
     fit = counts.sum(axis=1) > 0
     post = counts + 0.01
     post /= post.sum(axis=1, keepdims=True)
     post[~fit] = 1.0 / s
     converged, it = False, 0
-    q, miss, prior = _m_step(design, post, fit, obs, cfg)
+    q, miss, prior = _m_step(design_t, post, fit, weight, obs, cfg)
     while it < cfg.max_iter:
         it += 1
         new = _e_step(design, q, miss, prior)
         delta = float(np.abs(new - post).max()) if len(new) else 0.0
         post = new
-        q, miss, prior = _m_step(design, post, fit, obs, cfg)
+        q, miss, prior = _m_step(design_t, post, fit, weight, obs, cfg)
         if delta < cfg.tol:
             converged = True
             break
-    logger.debug("dawid-skene: %d iterations, converged=%s", it, converged)
-    return DSFit(posterior=post, q=q, miss=miss, prior=prior, iterations=it, converged=converged)
+    logger.debug("dawid-skene: %d patterns, %d iterations, converged=%s", len(rep), it, converged)
+    return DSFit(posterior=post[inverse] if len(inverse) else np.zeros((0, s)), q=q, miss=miss, prior=prior,
+                 iterations=it, converged=converged)
 
 
 def reliability(fit: DSFit) -> np.ndarray:

@@ -63,13 +63,16 @@ def sparse_assignment(
 
 
 def _solve_component(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ur, ri = np.unique(rows, return_inverse=True)
-    uc, ci = np.unique(cols, return_inverse=True)
+    r_list, c_list = rows.tolist(), cols.tolist()
+    ur = sorted(set(r_list))
+    uc = sorted(set(c_list))
+    r_pos = {r: i for i, r in enumerate(ur)}
+    c_pos = {c: i for i, c in enumerate(uc)}
     dense = np.full((len(ur), len(uc)), _INFEASIBLE)
-    dense[ri, ci] = cost
+    dense[[r_pos[r] for r in r_list], [c_pos[c] for c in c_list]] = cost
     a, b = linear_sum_assignment(dense)
     ok = dense[a, b] < _INFEASIBLE
-    return ur[a[ok]], uc[b[ok]]
+    return np.asarray(ur, dtype=np.int64)[a[ok]], np.asarray(uc, dtype=np.int64)[b[ok]]
 
 
 class _Clusters:

@@ -16,6 +16,7 @@ import numpy as np
 from mlbackend.engine.consensus.build import ConsensusResult
 from mlbackend.engine.consensus.cells import group_rows
 from mlbackend.engine.consensus.disagreement import DisagreementArrays, disagreement_arrays
+from mlbackend.engine.consensus.gc_pause import bulk_objects
 from mlbackend.engine.consensus.types import CompetingLabel, ReviewItem
 
 
@@ -47,21 +48,47 @@ def review_order(result: ConsensusResult, config: ReviewConfig | None = None) ->
     return idx[np.lexsort((idx, -scores[idx]))]
 
 
-def _reasons(i: int, d: DisagreementArrays, cfg: ReviewConfig) -> tuple[str, ...]:
+class _Lists:
+    """Python-list views of the arrays the per-item loop reads (numpy scalar indexing is slow)."""
+
+    def __init__(self, result: ConsensusResult, d: DisagreementArrays) -> None:
+        ar = result.arrays
+        self.keys = list(ar.classes) + [None]
+        self.no_cell = ar.no_cell
+        self.n_label_classes = d.n_label_classes.tolist()
+        self.extra = d.extra.tolist()
+        self.n_missing = d.n_missing.tolist()
+        self.n_labels = d.n_labels.tolist()
+        self.mismatch = d.model_mismatch.tolist()
+        self.model_only = d.model_only.tolist()
+        self.missed = d.model_missed.tolist()
+        self.model_entropy = np.nan_to_num(d.model_entropy, nan=-1.0).tolist()
+        self.conflict = d.model_conflict.tolist()
+        self.p_wrong = d.p_wrong.tolist()
+        self.label_class = ar.label_class.tolist()
+        self.label_ann = [ar.annotator_ids[a] for a in ar.label_annotator.tolist()]
+        self.miss_ann = [ar.annotator_ids[a] for a in ar.miss_annotator.tolist()]
+        self.label_ids = ar.label_ids
+        self.model_class = ar.model_class.tolist()
+        self.task = [ar.task_ids[t] for t in ar.cell_task.tolist()]
+        self.x, self.y = ar.cell_x.tolist(), ar.cell_y.tolist()
+
+
+def _reasons(i: int, v: _Lists, cfg: ReviewConfig) -> tuple[str, ...]:
     human = []
-    if d.n_label_classes[i] > 1:
+    if v.n_label_classes[i] > 1:
         human.append("class_conflict")
-    if d.extra[i]:
+    if v.extra[i]:
         human.append("extra")
-    elif d.n_missing[i] > 0 and d.n_labels[i] > 0:
+    elif v.n_missing[i] > 0 and v.n_labels[i] > 0:
         human.append("missing")
-    model = [name for name, flag in (("model_mismatch", d.model_mismatch[i]), ("model_only", d.model_only[i]),
-                                     ("model_missed", d.model_missed[i])) if flag]
-    if not np.isnan(d.model_entropy[i]) and d.model_entropy[i] > 0.5:
+    model = [name for name, flag in (("model_mismatch", v.mismatch[i]), ("model_only", v.model_only[i]),
+                                     ("model_missed", v.missed[i])) if flag]
+    if v.model_entropy[i] > 0.5:
         model.append("model_uncertain")
-    model_first = cfg.model_bonus * d.model_conflict[i] > d.p_wrong[i]
+    model_first = cfg.model_bonus * v.conflict[i] > v.p_wrong[i]
     reasons = model + human if model_first else human + model
-    if not reasons or (d.p_wrong[i] > cfg.low_confidence and not human):
+    if not reasons or (v.p_wrong[i] > cfg.low_confidence and not human):
         reasons.append("low_confidence")
     return tuple(reasons)
 
@@ -75,33 +102,36 @@ def review_queue(result: ConsensusResult, config: ReviewConfig | None = None) ->
     idx = idx[np.lexsort((idx, -scores[idx]))]
     if cfg.max_items is not None:
         idx = idx[: cfg.max_items]
+    v = _Lists(result, d)
     l_order, l_start = group_rows(ar.label_cell, ar.n_cells)
     m_order, m_start = group_rows(ar.miss_cell, ar.n_cells)
-    items = []
-    for i in idx.tolist():
-        reasons = _reasons(i, d, cfg)
-        items.append(ReviewItem(
-            task_id=ar.task_ids[ar.cell_task[i]], index=i, score=float(scores[i]), reason=reasons[0],
-            reasons=reasons, x=float(ar.cell_x[i]), y=float(ar.cell_y[i]),
-            competing=_competing(result, i, l_order[l_start[i]:l_start[i + 1]], m_order[m_start[i]:m_start[i + 1]]),
-        ))
+    l_order, l_start, m_order, m_start = l_order.tolist(), l_start.tolist(), m_order.tolist(), m_start.tolist()
+    post = ar.posterior[idx].tolist()
+    items, score_list = [], scores[idx].tolist()
+    with bulk_objects():
+        for row, i in enumerate(idx.tolist()):
+            reasons = _reasons(i, v, cfg)
+            competing = _competing(v, i, post[row], l_order[l_start[i]:l_start[i + 1]],
+                                   m_order[m_start[i]:m_start[i + 1]])
+            items.append(ReviewItem(task_id=v.task[i], index=i, score=score_list[row], reason=reasons[0],
+                                    reasons=reasons, x=v.x[i], y=v.y[i], competing=competing))
     return tuple(items)
 
 
-def _competing(result: ConsensusResult, i: int, labels: np.ndarray, misses: np.ndarray) -> tuple[CompetingLabel, ...]:
-    ar = result.arrays
-    keys = list(ar.classes) + [None]
+def _competing(v: _Lists, i: int, post: list[float], labels: list[int], misses: list[int]
+               ) -> tuple[CompetingLabel, ...]:
     groups: dict[int, tuple[list, list]] = {}
-    for j in labels.tolist():
-        g = groups.setdefault(int(ar.label_class[j]), ([], []))
-        g[0].append(ar.annotator_ids[ar.label_annotator[j]])
-        g[1].append(ar.label_ids[j])
-    if len(misses):
-        groups[ar.no_cell] = ([ar.annotator_ids[a] for a in ar.miss_annotator[misses].tolist()], [])
-    out = [CompetingLabel(class_key=keys[c], source="annotators", annotator_ids=tuple(a), label_ids=tuple(lid),
-                          posterior=float(ar.posterior[i, c])) for c, (a, lid) in sorted(groups.items())]
-    mc = int(ar.model_class[i])
+    for j in labels:
+        g = groups.setdefault(v.label_class[j], ([], []))
+        g[0].append(v.label_ann[j])
+        g[1].append(v.label_ids[j])
+    if misses:
+        groups[v.no_cell] = ([v.miss_ann[j] for j in misses], [])
+    out = [CompetingLabel(class_key=v.keys[c], source="annotators", annotator_ids=tuple(a), label_ids=tuple(lid),
+                          posterior=post[c]) for c, (a, lid) in groups.items()]
+    mc = v.model_class[i]
     if mc >= 0:
-        out.append(CompetingLabel(class_key=keys[mc], source="model", annotator_ids=(), label_ids=(),
-                                  posterior=float(ar.posterior[i, mc])))
-    return tuple(sorted(out, key=lambda c: -c.posterior))
+        out.append(CompetingLabel(class_key=v.keys[mc], source="model", annotator_ids=(), label_ids=(),
+                                  posterior=post[mc]))
+    out.sort(key=lambda c: -c.posterior)
+    return tuple(out)

@@ -26,7 +26,7 @@ class SimAnnotator:
 
     @property
     def reliability(self) -> float:
-        """Mean diagonal of the confusion matrix weighted by class prior (set by caller)."""
+        """Mean diagonal of the confusion matrix (classes weighted equally)."""
         return float(np.mean(np.diag(self.confusion)))
 
 
@@ -71,6 +71,13 @@ def generate_cells(n_cells: int, rng: np.random.Generator, prior: np.ndarray, sp
     return x, y, rng.choice(len(prior), size=n_cells, p=prior)
 
 
+def _sample_rows(probs: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw one column index per row from the row distributions probs[rows] (vectorised)."""
+    cum = np.cumsum(probs, axis=1)[rows]
+    u = rng.random(len(rows))[:, None] * cum[:, -1:]
+    return np.minimum((u > cum).sum(axis=1), probs.shape[1] - 1)
+
+
 def _annotate(ann: SimAnnotator, cells: np.ndarray, x: np.ndarray, y: np.ndarray, cls: np.ndarray,
               box: tuple[float, float, float], rng: np.random.Generator, start: int
               ) -> tuple[list[AnnotatorLabel], dict]:
@@ -78,63 +85,62 @@ def _annotate(ann: SimAnnotator, cells: np.ndarray, x: np.ndarray, y: np.ndarray
     k = ann.confusion.shape[0]
     hit = cells[rng.random(len(cells)) < ann.detect_rate]
     n_fp = rng.poisson(ann.fp_rate * len(cells))
-    lab_cls = [rng.choice(k, p=ann.confusion[cls[c]]) for c in hit] + list(rng.integers(0, k, n_fp))
+    lab_cls = np.concatenate([_sample_rows(ann.confusion, cls[hit], rng), rng.integers(0, k, n_fp)]).tolist()
     x0, y0, size = box
     lx = np.concatenate([x[hit] + rng.normal(0, ann.jitter_px, len(hit)), rng.uniform(x0, x0 + size, n_fp)])
     ly = np.concatenate([y[hit] + rng.normal(0, ann.jitter_px, len(hit)), rng.uniform(y0, y0 + size, n_fp)])
-    truth = list(hit.tolist()) + [-1] * n_fp
-    labels, out = [], {}
+    truth = hit.tolist() + [-1] * n_fp
     t0 = float(rng.uniform(0, 1e5))
-    for j in range(len(truth)):
-        lid = start + j
-        labels.append(AnnotatorLabel(lid, ann.annotator_id, f"c{lab_cls[j]}", float(lx[j]), float(ly[j]),
-                                     created_at_s=t0 + j * ann.seconds_per_label))
-        out[lid] = truth[j]
-    return labels, out
+    ids = range(start, start + len(truth))
+    labels = [AnnotatorLabel(lid, ann.annotator_id, f"c{c}", px, py, created_at_s=t0 + j * ann.seconds_per_label)
+              for j, (lid, c, px, py) in enumerate(zip(ids, lab_cls, lx.tolist(), ly.tolist(), strict=True))]
+    return labels, dict(zip(ids, truth, strict=True))
 
 
 def _model(cells: np.ndarray, x: np.ndarray, y: np.ndarray, cls: np.ndarray, k: int, accuracy: float,
            rng: np.random.Generator) -> tuple[list[ModelCell], list[int]]:
     """Model detections: recall 0.95, class right with `accuracy`, confidence higher when right."""
     found = cells[rng.random(len(cells)) < 0.95]
-    out, truth = [], []
-    for c in found.tolist():
-        right = rng.random() < accuracy
-        pred = cls[c] if right or k == 1 else rng.choice([o for o in range(k) if o != cls[c]])
-        conf = float(rng.beta(8, 2) if right else rng.beta(4, 4))
-        probs = np.full(k, (1.0 - conf) / max(k - 1, 1))
-        probs[pred] = conf if k > 1 else 1.0
-        out.append(ModelCell(float(x[c]), float(y[c]), f"c{pred}", conf,
-                             tuple((f"c{o}", float(p)) for o, p in enumerate(probs))))
-        truth.append(c)
-    return out, truth
+    right = (rng.random(len(found)) < accuracy) | (k == 1)
+    shift = rng.integers(1, max(k, 2), len(found))
+    pred = np.where(right, cls[found], (cls[found] + shift) % max(k, 1))
+    conf = np.where(right, rng.beta(8, 2, len(found)), rng.beta(4, 4, len(found)))
+    probs = np.repeat(((1.0 - conf) / max(k - 1, 1))[:, None], k, axis=1)
+    probs[np.arange(len(found)), pred] = conf if k > 1 else 1.0
+    out = [ModelCell(float(x[c]), float(y[c]), f"c{p}", float(cf), tuple((f"c{o}", float(v)) for o, v in enumerate(pr)))
+           for c, p, cf, pr in zip(found.tolist(), pred.tolist(), conf.tolist(), probs.tolist(), strict=True)]
+    return out, found.tolist()
 
 
 def simulate_slide(n_cells: int, annotators: tuple[SimAnnotator, ...], *, k_per_task: int, seed: int,
                    mode: LabelMode = "exhaustive", task_px: float = 1000.0, prior: np.ndarray | None = None,
-                   model_accuracy: float | None = 0.85, mpp: float = 0.25) -> SimSlide:
-    """Cells on a jittered grid cut into square tasks, each annotated by k annotators from the pool."""
+                   model_accuracy: float | None = 0.85, mpp: float = 0.25,
+                   cells: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> SimSlide:
+    """Cells (given, or a jittered grid) cut into square tasks, each annotated by k annotators from the pool."""
     rng = np.random.default_rng(seed)
     n_classes = annotators[0].confusion.shape[0]
     prior = prior if prior is not None else np.full(n_classes, 1.0 / n_classes)
-    x, y, cls = generate_cells(n_cells, rng, prior)
+    x, y, cls = cells if cells is not None else generate_cells(n_cells, rng, prior)
     classes = tuple(f"c{i}" for i in range(n_classes))
     tx, ty = (x // task_px).astype(np.int64), (y // task_px).astype(np.int64)
     key = tx * 100_000 + ty
+    order = np.argsort(key, kind="stable")
+    uniq, starts = np.unique(key[order], return_index=True)
+    bounds = np.r_[starts, len(order)]
     tasks, label_truth, model_truth, next_id = [], {}, {}, 0
-    for t, kv in enumerate(np.unique(key).tolist()):
-        cells = np.flatnonzero(key == kv)
+    for t, kv in enumerate(uniq.tolist()):
+        cells_t = order[bounds[t]:bounds[t + 1]]
         box = (float(kv // 100_000) * task_px, float(kv % 100_000) * task_px, task_px)
         chosen = rng.choice(len(annotators), size=min(k_per_task, len(annotators)), replace=False)
         labels: list[AnnotatorLabel] = []
         for a in sorted(chosen.tolist()):
-            labs, truth = _annotate(annotators[a], cells, x, y, cls, box, rng, next_id)
+            labs, truth = _annotate(annotators[a], cells_t, x, y, cls, box, rng, next_id)
             next_id += len(labs) + 1
             labels.extend(labs)
             label_truth.update(truth)
         models: list[ModelCell] = []
         if model_accuracy is not None:
-            models, mt = _model(cells, x, y, cls, n_classes, model_accuracy, rng)
+            models, mt = _model(cells_t, x, y, cls, n_classes, model_accuracy, rng)
             model_truth.update({(t, j): c for j, c in enumerate(mt)})
         tasks.append(TaskLabels(task_id=t, mode=mode, classes=classes, labels=tuple(labels),
                                 annotator_ids=tuple(annotators[a].annotator_id for a in sorted(chosen.tolist())),
