@@ -82,6 +82,7 @@ class TileApp:
         self.readers = ReaderPool(config.reader_cache_size, config.verify_checksums, config.decode_cache_bytes)
         self._limiter: anyio.CapacityLimiter | None = None
         self._inflight: dict[str, asyncio.Future[EncodedTile]] = {}
+        self._geometries: dict[tuple, DeepZoomGeometry] = {}
         self.renders = 0  # tiles rendered (not served from cache), for tests and metrics
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -192,8 +193,15 @@ class TileApp:
     def _geometry(self, spec: TileSpec) -> DeepZoomGeometry:
         if spec.kind == "overlay" and spec.reference:
             return DeepZoomGeometry(*spec.reference)
-        with self.readers.reader(self._path(spec, 0), spec.checksums[0]) as reader:
-            return geometry_for(reader.info)
+        key = (spec.paths[0], spec.checksums[0])
+        geometry = self._geometries.get(key)
+        if geometry is None:
+            with self.readers.reader(self._path(spec, 0), spec.checksums[0]) as reader:
+                geometry = geometry_for(reader.info)
+            if len(self._geometries) > 4096:
+                self._geometries.clear()
+            self._geometries[key] = geometry
+        return geometry
 
     def _render(
         self, spec: TileSpec, level: int, col: int, row: int, fmt: str, settings: RenderSettings | None

@@ -81,3 +81,20 @@ def test_fluorescence_tiles_composite_with_given_or_default_settings(ome16: Path
         np.testing.assert_array_equal(decode_jpeg_rgb(tile.data), expected)
         default = decode_jpeg_rgb(render_tile(reader, geometry, level, 0, 0, fmt="png").data)
         assert default[..., 2].max() > 0  # DAPI shows blue by default
+
+
+def test_tiles_coarser_than_a_stored_level_decode_at_reduced_scale(generic_tiff: Path) -> None:
+    from annotation.imaging.tiles import reduced_from_stored
+
+    with open_slide(generic_tiff) as reader:
+        geometry = geometry_for(reader.info)
+        level = geometry.max_level - 2  # its file level (325 x 250) is smaller than one tile: no stored tile
+        rect = geometry.tile_rect(level, 0, 0)
+        bgr = reduced_from_stored(reader, geometry.level_scale(level), rect)
+        assert bgr is not None and bgr.shape == (250, 256, 3)
+        expected = read_scaled(reader, rect, geometry.level_scale(level))
+        assert np.abs(bgr[..., ::-1].astype(int) - expected).mean() < 4
+        outside = type(rect)(200, 0, 256, 250)  # reaches past the stored level: general path
+        assert reduced_from_stored(reader, geometry.level_scale(level), outside) is None
+        tile = render_tile(reader, geometry, level, 0, 0)
+        assert np.abs(decode_jpeg_rgb(tile.data).astype(int) - expected).mean() < 5
