@@ -1,0 +1,212 @@
+"""Benchmark the consensus engine on simulated annotators with known confusion matrices.
+
+Usage: python benchmarks/consensus.py [--json] [--small] [--cells auto|scene|grid]
+
+Scenarios (seeds differ from the unit tests' seeds):
+  trio    3 annotators per task (two good, one poor), exhaustive, with a simulated model:
+          Dawid-Skene vs majority vote, review-queue recall of true consensus errors, rebuild time.
+  sparse  the same three in sparse mode (partial coverage, missing = unknown).
+  pool    8 annotators with spread reliabilities, 3 random ones per task: correlation of the
+          estimated with the true reliability (a 3-point correlation would be meaningless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from mlbackend.engine.consensus import (  # noqa: E402
+    ConsensusConfig,
+    ReviewConfig,
+    build_consensus,
+    consensus_cells,
+    review_order,
+    review_queue,
+    task_disagreements,
+    task_priorities,
+)
+from mlbackend.engine.consensus.simulate import (  # noqa: E402
+    SimAnnotator,
+    cluster_truth,
+    make_confusion,
+    simulate_slide,
+)
+
+CONFIG = ConsensusConfig(radius_um=3.0)
+SEED = 2026
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def scene_cells(n_cells: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Cell centres/classes from the synthetic slide generator, or None if it is not available."""
+    try:
+        from mlbackend.engine.synthetic.config import CLASSES
+        from mlbackend.engine.synthetic.scene import Scene
+    except ImportError:
+        return None
+    side = 4000
+    scene = Scene(width=200_000, height=200_000, seed=seed)
+    xs, ys, cs = [], [], []
+    total, i = 0, 0
+    while total < n_cells:
+        bx, by = (i % 40) * side, (i // 40) * side
+        batch = scene.cell_batch_in(bx, by, side, side)
+        xs.append(batch.x)
+        ys.append(batch.y)
+        cs.append(batch.cls)
+        total += len(batch)
+        i += 1
+    x, y, c = np.concatenate(xs)[:n_cells], np.concatenate(ys)[:n_cells], np.concatenate(cs)[:n_cells]
+    weights = np.bincount(c, minlength=len(CLASSES)) / len(c)
+    return x, y, c.astype(np.int64), weights
+
+
+def get_cells(source: str, n_cells: int, seed: int, n_classes_grid: int = 4):
+    """(x, y, cls) plus the class prior; 'grid' draws a seeded jittered grid with a uniform prior."""
+    if source in ("auto", "scene"):
+        got = scene_cells(n_cells, seed)
+        if got is not None:
+            return got[:3], got[3], "scene"
+        if source == "scene":
+            raise SystemExit("synthetic Scene API not importable")
+    from mlbackend.engine.consensus.simulate import generate_cells
+
+    prior = np.full(n_classes_grid, 1.0 / n_classes_grid)
+    return generate_cells(n_cells, np.random.default_rng(seed), prior), prior, "grid"
+
+
+def accuracy(result, sim) -> dict:
+    """Consensus accuracy over clusters with at least one human observation (FP clusters: truth = no cell)."""
+    truth = cluster_truth(result, sim)
+    lab = result.arrays.state >= 0
+    real = lab & (truth != result.arrays.no_cell)
+    ds, mv = result.arrays.state, result.arrays.mv_state
+    return {
+        "ds": float((ds[lab] == truth[lab]).mean()), "mv": float((mv[lab] == truth[lab]).mean()),
+        "ds_real_cells": float((ds[real] == truth[real]).mean()),
+        "mv_real_cells": float((mv[real] == truth[real]).mean()),
+        "n_clusters": int(lab.sum()), "truth": truth,
+    }
+
+
+def queue_recall(result, truth: np.ndarray, config: ReviewConfig | None = None) -> tuple[float, float]:
+    """Share of consensus errors in the top 10% of the review order, and of a seeded random order."""
+    errors = (result.arrays.state != truth) & (result.arrays.state >= 0)
+    order = review_order(result, config)
+    top = max(len(order) // 10, 1)
+    random_order = np.random.default_rng(SEED).permutation(order)
+    n_err = max(int(errors.sum()), 1)
+    return float(errors[order[:top]].sum() / n_err), float(errors[random_order[:top]].sum() / n_err)
+
+
+def trio(n_classes: int, detect: tuple[float, float, float]) -> tuple[SimAnnotator, ...]:
+    return (SimAnnotator("good1", make_confusion(0.9, n_classes), detect[0]),
+            SimAnnotator("good2", make_confusion(0.8, n_classes), detect[1]),
+            SimAnnotator("poor", make_confusion(0.4, n_classes), detect[2]))
+
+
+def run_trio(cells, prior, n_cells: int) -> dict:
+    k = len(prior)
+    sim = simulate_slide(n_cells, trio(k, (0.9, 0.85, 0.8)), k_per_task=3, seed=SEED + 1, cells=cells, prior=prior)
+    log(f"trio: {len(sim.tasks)} tasks, {sum(len(t.labels) for t in sim.tasks)} labels; rebuilding")
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = build_consensus(sim.tasks, config=CONFIG)
+    t_build = time.perf_counter() - t0
+    cells_out = consensus_cells(result)
+    queue = review_queue(result)
+    task_disagreements(result)
+    task_priorities(result)
+    rebuild, rebuild_cpu = time.perf_counter() - t0, time.process_time() - c0
+    acc = accuracy(result, sim)
+    top, rand = queue_recall(result, acc["truth"])
+    top_no_model, _ = queue_recall(result, acc["truth"], ReviewConfig(model_bonus=0.0, uncertainty_weight=0.0))
+    errors = int(((result.arrays.state != acc["truth"]) & (result.arrays.state >= 0)).sum())
+    oracle = min(1.0, (acc["n_clusters"] // 10) / max(errors, 1))
+    return {"acc": acc, "rebuild_s": rebuild, "rebuild_cpu_s": rebuild_cpu, "build_s": t_build, "oracle": oracle, "n_cells_out": len(cells_out),
+            "n_queue": len(queue), "top10": top, "random10": rand, "top10_no_model": top_no_model,
+            "iterations": result.fit.iterations, "n_labels": int(len(result.arrays.label_cell))}
+
+
+def run_sparse(cells, prior, n_cells: int) -> dict:
+    k = len(prior)
+    sim = simulate_slide(n_cells, trio(k, (0.6, 0.5, 0.5)), k_per_task=3, seed=SEED + 2, mode="sparse",
+                         cells=cells, prior=prior)
+    result = build_consensus(sim.tasks, config=CONFIG)
+    acc = accuracy(result, sim)
+    top, rand = queue_recall(result, acc["truth"])
+    return {"acc": acc, "top10": top, "random10": rand}
+
+
+def run_pool(cells, prior, n_cells: int) -> dict:
+    k = len(prior)
+    rng = np.random.default_rng(SEED + 3)
+    accs = np.linspace(0.35, 0.95, 8)
+    detect = rng.permutation(np.linspace(0.7, 0.95, 8))
+    pool = tuple(SimAnnotator(f"a{i}", make_confusion(float(a), k), float(d)) for i, (a, d) in
+                 enumerate(zip(accs, detect, strict=True)))
+    sim = simulate_slide(n_cells, pool, k_per_task=3, seed=SEED + 4, cells=cells, prior=prior, task_px=600.0)
+    result = build_consensus(sim.tasks, config=CONFIG)
+    est = {a.annotator_id: a.reliability for a in result.annotators}
+    true_rel = np.array([float(np.diag(p.confusion) @ prior) for p in pool])
+    est_rel = np.array([est[p.annotator_id] for p in pool])
+    rank = np.corrcoef(np.argsort(np.argsort(true_rel)), np.argsort(np.argsort(est_rel)))[0, 1]
+    acc = accuracy(result, sim)
+    return {"corr": float(np.corrcoef(true_rel, est_rel)[0, 1]), "spearman": float(rank),
+            "true": true_rel.round(3).tolist(), "est": est_rel.round(3).tolist(), "acc": acc,
+            "n_tasks": len(sim.tasks)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--small", action="store_true", help="10,000 cells instead of 100,000")
+    ap.add_argument("--cells", choices=("auto", "scene", "grid"), default="auto")
+    args = ap.parse_args()
+    n_trio = 10_000 if args.small else 100_000
+    n_other = 10_000 if args.small else 40_000
+    log(f"generating {n_trio} cells ({args.cells})")
+    cells, prior, source = get_cells(args.cells, n_trio, SEED)
+    sub = tuple(a[:n_other] for a in cells)
+    t = run_trio(cells, prior, n_trio)
+    log(f"trio: ds {t['acc']['ds']:.4f} mv {t['acc']['mv']:.4f} rebuild {t['rebuild_s']:.1f}s")
+    s = run_sparse(sub, prior, n_other)
+    log(f"sparse: ds {s['acc']['ds']:.4f} mv {s['acc']['mv']:.4f}")
+    p = run_pool(sub, prior, n_other)
+    log(f"pool: reliability corr {p['corr']:.3f}")
+    out = {
+        "ds_accuracy": round(t["acc"]["ds"], 4), "mv_accuracy": round(t["acc"]["mv"], 4),
+        "reliability_corr": round(p["corr"], 4), "errors_in_top10pct": round(t["top10"], 4),
+        "random_top10pct": round(t["random10"], 4), "rebuild_s": round(t["rebuild_s"], 2),
+        "rebuild_cpu_s": round(t["rebuild_cpu_s"], 2), "oracle_top10pct": round(t["oracle"], 4),
+        "build_consensus_s": round(t["build_s"], 2), "errors_in_top10pct_without_model": round(t["top10_no_model"], 4),
+        "ds_accuracy_real_cells": round(t["acc"]["ds_real_cells"], 4),
+        "mv_accuracy_real_cells": round(t["acc"]["mv_real_cells"], 4),
+        "n_cells": n_trio, "n_clusters": t["acc"]["n_clusters"], "n_labels": t["n_labels"], "n_queue": t["n_queue"],
+        "em_iterations": t["iterations"], "cell_source": source, "n_classes": len(prior),
+        "sparse_ds_accuracy": round(s["acc"]["ds"], 4), "sparse_mv_accuracy": round(s["acc"]["mv"], 4),
+        "sparse_errors_in_top10pct": round(s["top10"], 4), "sparse_random_top10pct": round(s["random10"], 4),
+        "pool_reliability_spearman": round(p["spearman"], 4), "pool_true_reliability": p["true"],
+        "pool_est_reliability": p["est"], "pool_ds_accuracy": round(p["acc"]["ds"], 4),
+        "pool_mv_accuracy": round(p["acc"]["mv"], 4), "n_cells_sparse_pool": n_other,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for key, val in out.items():
+            print(f"{key:40s} {val}")
+
+
+if __name__ == "__main__":
+    main()
