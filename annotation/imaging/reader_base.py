@@ -118,5 +118,8 @@ def _all_pages(tif: tifffile.TiffFile) -> list[tifffile.TiffPage]:
 
 
 def _resize(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    if image.ndim == 3 and image.shape[2] > 4:  # cv2's INTER_AREA takes at most 4 channels at non-integer scales
+        parts = [_resize(np.ascontiguousarray(image[..., i : i + 4]), out_w, out_h) for i in range(0, image.shape[2], 4)]
+        return np.concatenate(parts, axis=2)
     out = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
     return out.reshape(out_h, out_w, -1) if out.ndim == 2 else out
