@@ -57,10 +57,13 @@ def overlay_pixels(
     h: int,
     mesh_step: int = DEFAULT_MESH_STEP,
     channels: tuple[int, ...] | None = None,
+    settings: RenderSettings | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """IF channels sampled at the mapped centres of a (h, w) output grid, and the mask of covered pixels.
 
     ``(x0, y0)`` is the grid's origin in output pixels and ``scale`` the H&E level-0 px per output px.
+    With ``settings`` (fluorescence) the read region is rendered first and the RGB image is sampled:
+    three 8-bit planes to interpolate instead of every channel at native depth.
     """
     qx, qy = map_tile_grid(transform, x0, y0, scale, w, h, mesh_step)
     info = reader.info
@@ -69,9 +72,10 @@ def overlay_pixels(
     u = (qx + 0.5) * (lw / info.width) - 0.5
     v = (qy + 0.5) * (lh / info.height) - 0.5
     covered = (u >= -0.5) & (u <= lw - 0.5) & (v >= -0.5) & (v <= lh - 0.5)
-    n_channels = len(info.channel_names)
+    rendered = settings is not None and info.kind != "brightfield"
     if not covered.any():
-        return np.zeros((h, w, n_channels), dtype=np.dtype(info.dtype)), covered
+        shape, dtype = ((h, w, 3), np.uint8) if rendered else ((h, w, len(info.channel_names)), np.dtype(info.dtype))
+        return np.zeros(shape, dtype=dtype), covered
     bx0 = max(0, math.floor(u[covered].min()) - _MARGIN)
     by0 = max(0, math.floor(v[covered].min()) - _MARGIN)
     bx1 = min(lw, math.ceil(u[covered].max()) + _MARGIN + 1)
@@ -81,6 +85,8 @@ def overlay_pixels(
         bx1 = bx0 + -(-(bx1 - bx0) // factor) * factor
         by1 = by0 + -(-(by1 - by0) // factor) * factor
     region = reader.read_region(level, bx0, by0, bx1 - bx0, by1 - by0, channels)
+    if rendered:
+        region = composite(region, settings)  # type: ignore[arg-type]
     map_x = (u - bx0).astype(np.float32)
     map_y = (v - by0).astype(np.float32)
     if factor > 1:
@@ -110,11 +116,10 @@ def render_overlay_tile(
     settings = settings or RenderSettings.defaults(if_reader.info)
     visible = tuple(c.index for c in settings.channels)
     scale = he_geometry.level_scale(level)
-    pixels, covered = overlay_pixels(if_reader, transform, rect.x, rect.y, scale, rect.w, rect.h, channels=visible)
-    if if_reader.info.kind == "brightfield":
-        rgb = pixels[..., :3].astype(np.uint8)
-    else:
-        rgb = composite(pixels, settings)
+    rgb, covered = overlay_pixels(
+        if_reader, transform, rect.x, rect.y, scale, rect.w, rect.h, channels=visible, settings=settings
+    )
+    rgb = rgb[..., :3].astype(np.uint8, copy=False)
     if fmt == "png":
         rgb = np.dstack([rgb, covered.astype(np.uint8) * 255])
     return EncodedTile(encode_image(rgb, fmt, quality), CONTENT_TYPES[fmt])

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from annotation.imaging.errors import RenderSettingsError
@@ -123,21 +124,18 @@ def composite(data: np.ndarray, settings: RenderSettings) -> np.ndarray:
 
 
 def _composite_lut(data: np.ndarray, settings: RenderSettings) -> np.ndarray:
-    """Integer data: one uint16 lookup per (channel, non-zero colour component), summed and clipped."""
+    """Integer data: one lookup per visible channel to an 8-bit display value, then saturating adds."""
     h, w = data.shape[:2]
-    planes = [np.zeros((h, w), dtype=np.uint16) for _ in range(3)]
-    for ch in settings.channels:
-        plane = data[..., ch.index]
+    out = [np.zeros((h, w), dtype=np.uint8) for _ in range(3)]
+    for c in settings.channels:
+        value = np.take(_value_lut(data.dtype.str, c.window_min, c.window_max, c.gamma), data[..., c.index])
         for k in range(3):
-            weight = int(ch.color[2 * k : 2 * k + 2], 16)
-            if weight:
-                lut = _colour_lut(data.dtype.str, ch.window_min, ch.window_max, ch.gamma, weight)
-                planes[k] += lut[plane]
-    out = np.empty((h, w, 3), dtype=np.uint8)
-    for k in range(3):
-        np.minimum(planes[k], 255, out=planes[k])
-        out[..., k] = planes[k]
-    return out
+            weight = int(c.color[2 * k : 2 * k + 2], 16)
+            if weight == 255:
+                cv2.add(out[k], value, dst=out[k])
+            elif weight:
+                cv2.scaleAdd(value, weight / 255.0, out[k], dst=out[k])
+    return cv2.merge(out)
 
 
 def window(values: np.ndarray, lo: float, hi: float, gamma: float) -> np.ndarray:
@@ -148,10 +146,10 @@ def window(values: np.ndarray, lo: float, hi: float, gamma: float) -> np.ndarray
 
 
 @lru_cache(maxsize=256)
-def _colour_lut(dtype_str: str, lo: float, hi: float, gamma: float, weight: int) -> np.ndarray:
-    """uint16 table: native value -> round(window(value) * weight), weight = colour component 0..255."""
+def _value_lut(dtype_str: str, lo: float, hi: float, gamma: float) -> np.ndarray:
+    """uint8 table: native integer value -> round(255 * window(value))."""
     levels = np.arange(np.iinfo(np.dtype(dtype_str)).max + 1, dtype=np.float32)
-    return (window(levels, lo, hi, gamma) * np.float32(weight) + np.float32(0.5)).astype(np.uint16)
+    return (window(levels, lo, hi, gamma) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
 
 
 def _canon(value: float) -> float:

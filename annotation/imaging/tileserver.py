@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 
 import anyio
 import anyio.to_thread
+import cv2
 
 from annotation.imaging.deepzoom import DeepZoomGeometry, geometry_for
 from annotation.imaging.errors import RenderSettingsError, SlideReadError, TileNotFound, TokenError
@@ -56,6 +57,7 @@ class TileServerConfig:
     jpeg_quality: int = 75
     verify_checksums: bool = True
     decode_cache_bytes: int = 64 << 20  # per open tifffile-read slide
+    opencv_threads: int | None = 1  # tiles already run in parallel threads; None leaves OpenCV's default
 
 
 @dataclass(frozen=True)
@@ -262,5 +264,11 @@ def _matches(headers: dict[str, str], etag: str) -> bool:
 
 
 def make_tile_app(config: TileServerConfig, cache: TileCache | None = None) -> TileApp:
-    """The ASGI tile app for ``config`` (mount it at ``config.prefix``; it reads ``scope['path']``)."""
+    """The ASGI tile app for ``config`` (mount it at ``config.prefix``; it reads ``scope['path']``).
+
+    Sets OpenCV's process-wide thread count to ``config.opencv_threads``: each tile is rendered in one
+    pool thread, and nested OpenCV threads would only oversubscribe the cores.
+    """
+    if config.opencv_threads is not None:
+        cv2.setNumThreads(config.opencv_threads)
     return TileApp(config, cache)
