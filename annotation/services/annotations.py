@@ -243,10 +243,10 @@ def _create(ctx: _Ctx, access: Access, item: BulkItem, pair: SlidePair) -> Annot
         raise InvalidInput("A new annotation needs a geometry.", code="invalid_geometry")
     source = _new_source(access, item)
     row = Annotation(
-        id=item.id, project_id=pair.project_id, pair_id=pair.id, author=ctx.actor, source=source,
-        status=Status.PROPOSED if source == Source.MODEL else Status.NONE, version=1, properties={},
+        id=item.id, project_id=pair.project_id, pair_id=pair.id, author=ctx.actor, source=source, version=1, properties={},
     )
     _mutate(ctx, row, item, pair)
+    row.status = Status.PROPOSED if source == Source.MODEL else Status.NONE
     return row
 
 

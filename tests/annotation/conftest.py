@@ -33,16 +33,22 @@ def make_pair(project, name: str = "pair", width: int = 10000, height: int = 800
     return SlidePair.objects.create(project=project, name=name, anatomical=he)
 
 
+def make_user(name: str, **extra):
+    """A user without a password hash (hashing costs a second each; tests log in with force_login)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create(username=f"{name}-{uuid.uuid4().hex[:6]}", **extra)
+
+
 @pytest.fixture
-def world(db, user_factory) -> World:
+def world(db) -> World:
     from annotation.geometry import box_polygon
     from annotation.models import Assignment, LabelClass, Membership, Project, Role, Task
 
     project = Project.objects.create(name="P", redundancy_k=2, blind_mode=True)
     other = Project.objects.create(name="Other", redundancy_k=1)
-    users = {name: user_factory(username=f"{name}-{uuid.uuid4().hex[:6]}") for name in
-             ("manager", "reviewer", "ann1", "ann2", "ann3", "outsider")}
-    admin = user_factory(username=f"admin-{uuid.uuid4().hex[:6]}", is_staff=True)
+    users = {name: make_user(name) for name in ("manager", "reviewer", "ann1", "ann2", "ann3", "outsider")}
+    admin = make_user("admin", is_staff=True)
     for name, role in (("manager", Role.MANAGER), ("reviewer", Role.REVIEWER), ("ann1", Role.ANNOTATOR),
                        ("ann2", Role.ANNOTATOR), ("ann3", Role.ANNOTATOR)):
         Membership.objects.create(project=project, user=users[name], role=role)

@@ -1,0 +1,163 @@
+import uuid
+
+import pytest
+
+from annotation.errors import InvalidGeometry, NotFound, PayloadTooLarge, PermissionDenied, VersionConflict
+from annotation.models import Annotation, AnnotationEvent, BulkRequest
+from annotation.selectors.annotations import annotation_history_for_user
+from annotation.selectors.projects import Access
+from annotation.serializers.annotations import parse_bulk_request
+from annotation.services.annotations import MAX_BULK_ITEMS, annotation_accept_in_view, annotation_bulk_apply
+from tests.annotation.conftest import new_item, point, square
+
+pytestmark = pytest.mark.django_db
+
+
+def apply(user, items, key=None):
+    body = {"items": items}
+    if key:
+        body["request_id"] = key
+    parsed, request_key = parse_bulk_request(body)
+    return annotation_bulk_apply(actor=user, items=parsed, request_key=request_key)
+
+
+def test_create_then_update_bumps_version_and_writes_events(world):
+    item = new_item(world)
+    created = apply(world.ann1, [item])["results"][0]
+    assert created["result"] == "created" and created["version"] == 1
+    updated = apply(world.ann1, [{"id": item["id"], "version": 1, "geometry": square(50, 50)}])["results"][0]
+    assert updated["result"] == "updated" and updated["annotation"]["version"] == 2
+    row = Annotation.objects.get(id=item["id"])
+    assert row.geom_type == "Polygon" and row.min_x == 50 and row.label_class_id == world.classes[0].id
+    actions = list(AnnotationEvent.objects.filter(annotation=row).values_list("action", "version", "actor_id"))
+    assert actions == [("create", 1, world.ann1.id), ("update", 2, world.ann1.id)]
+    event = AnnotationEvent.objects.get(annotation=row, version=2)
+    assert event.before["geometry"]["type"] == "Point" and event.after["geometry"]["type"] == "Polygon"
+
+
+def test_stale_version_is_a_conflict_carrying_the_current_row_and_saves_nothing(world):
+    item = new_item(world)
+    apply(world.ann1, [item])
+    apply(world.ann1, [{"id": item["id"], "version": 1, "label_class": world.classes[1].id}])
+    other = new_item(world)
+    with pytest.raises(VersionConflict) as caught:
+        apply(world.ann1, [other, {"id": item["id"], "version": 1, "label_class": None}])
+    conflict = caught.value.extra["conflicts"][0]
+    assert conflict["id"] == item["id"] and conflict["current"]["version"] == 2
+    assert conflict["current"]["label_class"] == world.classes[1].id
+    assert not Annotation.objects.filter(id=other["id"]).exists()
+
+
+def test_replayed_request_creates_nothing_twice(world):
+    items = [new_item(world), new_item(world, geometry=square(10, 10))]
+    first = apply(world.ann1, items)
+    again = apply(world.ann1, items)
+    assert [r["result"] for r in again["results"]] == ["unchanged", "unchanged"]
+    assert [r["annotation"] for r in again["results"]] == [r["annotation"] for r in first["results"]]
+    assert Annotation.objects.count() == 2 and AnnotationEvent.objects.count() == 2
+    update = [{"id": items[0]["id"], "version": 1, "geometry": point(7, 7)}]
+    apply(world.ann1, update)
+    assert apply(world.ann1, update)["results"][0]["result"] == "unchanged"
+    assert Annotation.objects.get(id=items[0]["id"]).version == 2
+
+
+def test_replay_with_request_id_returns_the_stored_answer(world):
+    key = str(uuid.uuid4())
+    items = [new_item(world)]
+    first = apply(world.ann1, items, key)
+    # even after a later edit, the same key answers what it answered then
+    apply(world.ann1, [{"id": items[0]["id"], "version": 1, "geometry": point(9, 9)}])
+    again = apply(world.ann1, items, key)
+    assert again["replayed"] is True and again["results"] == first["results"]
+    assert BulkRequest.objects.filter(key=key).count() == 1
+
+
+def test_delete_is_soft_and_restore_brings_it_back(world):
+    item = new_item(world)
+    apply(world.ann1, [item])
+    apply(world.ann1, [{"op": "delete", "id": item["id"], "version": 1}])
+    row = Annotation.objects.get(id=item["id"])
+    assert row.is_deleted and row.version == 2
+    restored = apply(world.ann1, [{"op": "restore", "id": item["id"], "version": 2}])["results"][0]
+    assert restored["result"] == "restored" and restored["annotation"]["is_deleted"] is False
+    back = apply(world.ann1, [{"op": "restore", "id": item["id"], "version": 3, "to_version": 1}])["results"][0]
+    assert back["annotation"]["version"] == 4
+    assert [e.action for e in annotation_history_for_user(user=world.ann1, annotation_id=item["id"])] == [
+        "create", "delete", "restore", "restore"]
+
+
+def test_annotator_cannot_label_without_an_open_assignment(world):
+    with pytest.raises(PermissionDenied):
+        apply(world.ann3, [new_item(world)])
+    with pytest.raises(PermissionDenied):
+        apply(world.ann1, [new_item(world, task=None)])
+
+
+def test_annotator_cannot_touch_another_annotators_label_and_blind_mode_hides_it(world):
+    item = new_item(world)
+    apply(world.ann1, [item])
+    with pytest.raises(NotFound):  # blind: ann2 cannot even see it
+        apply(world.ann2, [{"id": item["id"], "version": 1, "geometry": point(5, 5)}])
+    world.project.blind_mode = False
+    world.project.save()
+    with pytest.raises(PermissionDenied):
+        apply(world.ann2, [{"id": item["id"], "version": 1, "geometry": point(5, 5)}])
+
+
+def test_reviewer_accepts_but_does_not_edit_human_labels(world):
+    item = new_item(world)
+    apply(world.ann1, [item])
+    with pytest.raises(PermissionDenied):
+        apply(world.reviewer, [{"id": item["id"], "version": 1, "geometry": point(5, 5)}])
+    accepted = apply(world.reviewer, [{"op": "accept", "id": item["id"], "version": 1}])["results"][0]
+    assert accepted["annotation"]["status"] == "accepted"
+    review = apply(world.reviewer, [new_item(world, task=None)])["results"][0]
+    assert review["annotation"]["source"] == "review"
+
+
+def test_proposals_are_accepted_rejected_or_edited_by_annotators(world):
+    proposals = [new_item(world, source="model", task=None, geometry=point(100 + i, 100)) for i in range(3)]
+    apply(world.manager, proposals)
+    assert set(Annotation.objects.values_list("status", flat=True)) == {"proposed"}
+    edit = apply(world.ann1, [{"id": proposals[0]["id"], "version": 1, "geometry": point(1, 1)}])["results"][0]
+    assert edit["annotation"]["status"] == "edited"
+    rejected = apply(world.ann1, [{"op": "reject", "id": proposals[1]["id"], "version": 1}])["results"][0]
+    assert rejected["annotation"]["status"] == "rejected"
+    access = Access(project=world.project, role="annotator")
+    ids = annotation_accept_in_view(actor=world.ann1, pair=world.pair, access=access, bbox=(0, 0, 500, 500))
+    assert ids == [proposals[2]["id"]]
+    assert Annotation.objects.get(id=proposals[2]["id"]).status == "accepted"
+    with pytest.raises(PermissionDenied):
+        annotation_accept_in_view(actor=world.ann3, pair=world.pair, access=access, bbox=(0, 0, 500, 500))
+
+
+def test_invalid_geometry_and_foreign_class_are_refused(world):
+    with pytest.raises(InvalidGeometry):
+        apply(world.ann1, [new_item(world, geometry=point(99999, 5))])
+    with pytest.raises(InvalidGeometry):
+        apply(world.ann1, [new_item(world, geometry={"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]})])
+    from annotation.models import LabelClass
+
+    foreign = LabelClass.objects.create(project=world.other_project, name="x")
+    with pytest.raises(Exception, match="label class"):
+        apply(world.ann1, [new_item(world, label_class=foreign.id)])
+
+
+def test_too_many_items_is_payload_too_large(world):
+    with pytest.raises(PayloadTooLarge):
+        apply(world.manager, [new_item(world) for _ in range(MAX_BULK_ITEMS + 1)])
+
+
+def test_outsider_cannot_write_into_another_project(world):
+    with pytest.raises(NotFound):
+        apply(world.outsider, [new_item(world)])
+
+
+def test_blind_history_hides_other_annotators_actions_on_proposals(world):
+    proposal = new_item(world, source="model", task=None)
+    apply(world.manager, [proposal])
+    apply(world.ann1, [{"op": "accept", "id": proposal["id"], "version": 1}])
+    seen_by_ann2 = annotation_history_for_user(user=world.ann2, annotation_id=proposal["id"])
+    assert [e.action for e in seen_by_ann2] == []  # the create was the manager's, the accept ann1's
+    seen_by_manager = annotation_history_for_user(user=world.manager, annotation_id=proposal["id"])
+    assert [e.action for e in seen_by_manager] == ["create", "accept"]
