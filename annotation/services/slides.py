@@ -185,16 +185,27 @@ def read_slide_facts(slide: Slide, *, sha256: str = "", job_id: str | None = Non
 def check_tiff_complete(path: str) -> None:
     """SlideReadError if any TIFF strip/tile of the main series lies past the end of the file (truncation)."""
     size = os.path.getsize(path)
-    with tifffile.TiffFile(path) as tif:
-        for series in tif.series[:1]:
-            for level in series.levels:
-                for page in level.pages:
-                    if page is None or not getattr(page, "dataoffsets", None):
-                        continue
-                    ends = np.asarray(page.dataoffsets, np.int64) + np.asarray(page.databytecounts, np.int64)
-                    if ends.size and int(ends.max()) > size:
-                        missing = int(ends.max()) - size
-                        raise SlideReadError(f"truncated file: pixel data ends {missing} bytes past the end of the file")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not len(tif.pages):
+                raise SlideReadError("corrupt TIFF: the file has no readable image directory")
+            for series in tif.series[:1]:
+                for level in series.levels:
+                    _check_pages(level.pages, size)
+    except SlideReadError:
+        raise
+    except Exception as exc:  # tifffile raises many types for damaged structures
+        raise SlideReadError(f"corrupt TIFF structure ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_pages(pages, size: int) -> None:
+    for page in pages:
+        if page is None or not getattr(page, "dataoffsets", None):
+            continue
+        ends = np.asarray(page.dataoffsets, np.int64) + np.asarray(page.databytecounts, np.int64)
+        if ends.size and int(ends.max()) > size:
+            missing = int(ends.max()) - size
+            raise SlideReadError(f"truncated file: pixel data ends {missing} bytes past the end of the file")
 
 
 def _probe_pixels(reader) -> None:

@@ -118,7 +118,8 @@ def parse_content_range(header: str, size_bytes: int) -> tuple[int, int]:
         raise InvalidInput("Content-Range must be 'bytes start-end/total'.", code="bad_content_range")
     start, end, total = (int(v) for v in m.groups())
     if total != size_bytes or end < start or end >= total:
-        raise InvalidInput("Content-Range does not fit the upload's size.", code="bad_content_range")
+        raise InvalidInput(f"Content-Range {header[:80]!r} does not fit the upload of {size_bytes} bytes.",
+                           code="bad_content_range")
     length = end - start + 1
     if length > CHUNK_MAX_BYTES:
         raise PayloadTooLarge(f"A chunk may carry at most {CHUNK_MAX_BYTES} bytes.")
