@@ -146,6 +146,32 @@ def reference_rate(path: Path, level_from_top: int, seconds: float, seed: int = 
     return {"tiles_per_s": len(arr) / arr.sum(), "p50_ms": float(np.median(arr) * 1e3), "n": len(arr)}
 
 
+def render_cpu_ms(pair: Path, n: int = 60) -> dict:
+    """CPU ms per uncached overlay / fluorescence tile in this process (load-independent-ish figure)."""
+    from annotation.imaging.deepzoom import geometry_for
+    from annotation.imaging.overlay import render_overlay_tile
+    from annotation.imaging.readers import open_slide
+    from annotation.imaging.tiles import render_tile
+    from annotation.imaging.transform import SlideTransform
+
+    transform = SlideTransform.from_dict(json.loads((pair / "transform.json").read_text()))
+    out = {}
+    with open_slide(pair / "he.svs") as he, open_slide(pair / "if.ome.tif") as iff:
+        he_geometry, if_geometry = geometry_for(he.info), geometry_for(iff.info)
+        rng = random.Random(9)
+        for name, geometry, fn in (
+            ("overlay", he_geometry, lambda lv, c, r: render_overlay_tile(he_geometry, iff, transform, lv, c, r)),
+            ("fluorescence", if_geometry, lambda lv, c, r: render_tile(iff, if_geometry, lv, c, r)),
+        ):
+            level = geometry.max_level
+            cols, rows = geometry.tile_counts(level)
+            t0 = time.process_time()
+            for _ in range(n):
+                fn(level, rng.randrange(cols), rng.randrange(rows))
+            out[f"{name}_cpu_ms_per_tile_random"] = round((time.process_time() - t0) / n * 1e3, 2)
+    return out
+
+
 # -- server + wrk ---------------------------------------------------------------------------------------
 
 
@@ -284,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"reference {ref['tiles_per_s']:.0f}/s top; 4x: top {ref4_top['tiles_per_s']:.0f}/s, "
         f"resampled level {ref4_l1['tiles_per_s']:.0f}/s")
 
+    cpu = render_cpu_ms(pair)
+    log(f"in-process CPU per tile: {cpu}")
     t = tokens_and_geometry(pair, big2, big4)
     n_urls = 20000
     results: dict[str, dict] = {}
@@ -330,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "connections": args.connections,
             "reference_2x_top": ref,
+            "in_process_cpu": cpu,
             "reference_4x_top": ref4_top,
             "reference_4x_resampled_level": ref4_l1,
             "uncached_ratio_4x_top_level": round(

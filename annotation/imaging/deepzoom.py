@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 from annotation.imaging.errors import TileNotFound
-from annotation.imaging.info import SlideInfo
+from annotation.imaging.info import BRIGHTFIELD, SlideInfo
 
 DZI_NAMESPACE = "http://schemas.microsoft.com/deepzoom/2008"
 DEFAULT_TILE_SIZE = 256
@@ -94,13 +94,16 @@ class DeepZoomGeometry:
 
 
 def geometry_for(info: SlideInfo, fmt: str = "jpeg") -> DeepZoomGeometry:
-    """The DZI geometry Laypath serves for a slide: the file's own tile grid (overlap 0) when square.
+    """The DZI geometry Laypath serves for a slide: a brightfield file's own tile grid (overlap 0) when square.
 
     Matching the file's grid lets DZI levels that coincide with a stored pyramid level pass stored
-    JPEG tiles through untouched; otherwise 256 px tiles.
+    JPEG tiles through untouched. Fluorescence is always rendered, so it gets 256 px tiles (lower
+    latency per request; the decoded-chunk cache serves one stored 512 px chunk to four tiles).
     """
     tile = info.level_tile_sizes[0] if info.level_tile_sizes else None
     size = DEFAULT_TILE_SIZE
+    if info.kind != BRIGHTFIELD:
+        tile = None
     if tile and tile[0] == tile[1] and _PASSTHROUGH_TILE_RANGE[0] <= tile[0] <= _PASSTHROUGH_TILE_RANGE[1]:
         size = tile[0]
     return DeepZoomGeometry(width=info.width, height=info.height, tile_size=size, overlap=0, format=fmt)

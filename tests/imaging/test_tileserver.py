@@ -155,3 +155,37 @@ async def test_overlay_tiles_use_the_he_geometry(app: TileApp, root: Path) -> No
     assert tile.status_code == 200
     rgba = decode_jpeg_rgb(tile.content)
     assert rgba.shape == (1000 - 3 * 256, 1300 - 5 * 256, 3)
+
+
+def redis_available() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
+async def test_redis_cache_is_shared_between_app_instances(root: Path) -> None:
+    import uuid
+
+    from annotation.imaging.tilecache import RedisTileCache
+
+    prefix = f"laypath:test:{uuid.uuid4().hex}:"
+    config = TileServerConfig(secret=SECRET, slide_root=str(root), cache_url="redis://127.0.0.1:6379/15")
+    first = make_tile_app(config, RedisTileCache(config.cache_url or "", ttl_s=60, prefix=prefix))
+    second = make_tile_app(config, RedisTileCache(config.cache_url or "", ttl_s=60, prefix=prefix))
+    token = token_for(root)
+    url = f"/tiles/{token}/slide_files/9/0_0.jpeg"
+    try:
+        async with client(first) as c:
+            a = await c.get(url)
+        async with client(second) as c:
+            b = await c.get(url)
+    finally:
+        await first.close()
+        await second.close()
+    assert a.status_code == b.status_code == 200 and a.content == b.content
+    assert first.renders == 1 and second.renders == 0
