@@ -83,7 +83,7 @@ def registration_job_active(pair: SlidePair) -> Job | None:
 @transaction.atomic
 def registration_start(*, pair: SlidePair, created_by=None, reuse_active: bool = True) -> Job:
     """Queue a registration job for the pair (task on commit); returns the already active job if any."""
-    pair = SlidePair.objects.select_for_update().select_related("anatomical", "molecular").get(id=pair.id)
+    pair = SlidePair.objects.select_for_update(of=("self",)).select_related("anatomical", "molecular").get(id=pair.id)
     why = pair_ready_to_register(pair)
     if why:
         raise InvalidTransition(why, code="pair_not_ready")
