@@ -48,23 +48,40 @@ def review_order(result: ConsensusResult, config: ReviewConfig | None = None) ->
     return idx[np.lexsort((idx, -scores[idx]))]
 
 
+_HUMAN = ("class_conflict", "extra", "missing")
+_MODEL = ("model_mismatch", "model_only", "model_missed", "model_uncertain")
+
+
+def _reason_codes(d: DisagreementArrays, cfg: ReviewConfig) -> np.ndarray:
+    """Bit mask per cluster: bits 0-2 human reasons, 3-6 model reasons, 7 model first, 8 low confidence."""
+    extra = d.extra
+    flags = [d.n_label_classes > 1, extra, ~extra & (d.n_missing > 0) & (d.n_labels > 0),
+             d.model_mismatch, d.model_only, d.model_missed, np.nan_to_num(d.model_entropy, nan=0.0) > 0.5,
+             cfg.model_bonus * d.model_conflict > d.p_wrong]
+    code = np.zeros(len(extra), dtype=np.int64)
+    for bit, flag in enumerate(flags):
+        code |= flag.astype(np.int64) << bit
+    human = (code & 0b111) > 0
+    low = (code & 0b1111111 == 0) | ((d.p_wrong > cfg.low_confidence) & ~human)
+    return code | (low.astype(np.int64) << 8)
+
+
+def _reasons_of(code: int) -> tuple[str, ...]:
+    human = [name for bit, name in enumerate(_HUMAN) if code >> bit & 1]
+    model = [name for bit, name in enumerate(_MODEL) if code >> (bit + 3) & 1]
+    reasons = model + human if code >> 7 & 1 else human + model
+    if code >> 8 & 1:
+        reasons.append("low_confidence")
+    return tuple(reasons)
+
+
 class _Lists:
     """Python-list views of the arrays the per-item loop reads (numpy scalar indexing is slow)."""
 
-    def __init__(self, result: ConsensusResult, d: DisagreementArrays) -> None:
+    def __init__(self, result: ConsensusResult) -> None:
         ar = result.arrays
         self.keys = list(ar.classes) + [None]
         self.no_cell = ar.no_cell
-        self.n_label_classes = d.n_label_classes.tolist()
-        self.extra = d.extra.tolist()
-        self.n_missing = d.n_missing.tolist()
-        self.n_labels = d.n_labels.tolist()
-        self.mismatch = d.model_mismatch.tolist()
-        self.model_only = d.model_only.tolist()
-        self.missed = d.model_missed.tolist()
-        self.model_entropy = np.nan_to_num(d.model_entropy, nan=-1.0).tolist()
-        self.conflict = d.model_conflict.tolist()
-        self.p_wrong = d.p_wrong.tolist()
         self.label_class = ar.label_class.tolist()
         self.label_ann = [ar.annotator_ids[a] for a in ar.label_annotator.tolist()]
         self.miss_ann = [ar.annotator_ids[a] for a in ar.miss_annotator.tolist()]
@@ -72,25 +89,6 @@ class _Lists:
         self.model_class = ar.model_class.tolist()
         self.task = [ar.task_ids[t] for t in ar.cell_task.tolist()]
         self.x, self.y = ar.cell_x.tolist(), ar.cell_y.tolist()
-
-
-def _reasons(i: int, v: _Lists, cfg: ReviewConfig) -> tuple[str, ...]:
-    human = []
-    if v.n_label_classes[i] > 1:
-        human.append("class_conflict")
-    if v.extra[i]:
-        human.append("extra")
-    elif v.n_missing[i] > 0 and v.n_labels[i] > 0:
-        human.append("missing")
-    model = [name for name, flag in (("model_mismatch", v.mismatch[i]), ("model_only", v.model_only[i]),
-                                     ("model_missed", v.missed[i])) if flag]
-    if v.model_entropy[i] > 0.5:
-        model.append("model_uncertain")
-    model_first = cfg.model_bonus * v.conflict[i] > v.p_wrong[i]
-    reasons = model + human if model_first else human + model
-    if not reasons or (v.p_wrong[i] > cfg.low_confidence and not human):
-        reasons.append("low_confidence")
-    return tuple(reasons)
 
 
 def review_queue(result: ConsensusResult, config: ReviewConfig | None = None) -> tuple[ReviewItem, ...]:
@@ -102,7 +100,9 @@ def review_queue(result: ConsensusResult, config: ReviewConfig | None = None) ->
     idx = idx[np.lexsort((idx, -scores[idx]))]
     if cfg.max_items is not None:
         idx = idx[: cfg.max_items]
-    v = _Lists(result, d)
+    v = _Lists(result)
+    codes = _reason_codes(d, cfg)[idx].tolist()
+    reason_cache: dict[int, tuple[str, ...]] = {}
     l_order, l_start = group_rows(ar.label_cell, ar.n_cells)
     m_order, m_start = group_rows(ar.miss_cell, ar.n_cells)
     l_order, l_start, m_order, m_start = l_order.tolist(), l_start.tolist(), m_order.tolist(), m_start.tolist()
@@ -110,7 +110,8 @@ def review_queue(result: ConsensusResult, config: ReviewConfig | None = None) ->
     items, score_list = [], scores[idx].tolist()
     with bulk_objects():
         for row, i in enumerate(idx.tolist()):
-            reasons = _reasons(i, v, cfg)
+            code = codes[row]
+            reasons = reason_cache.get(code) or reason_cache.setdefault(code, _reasons_of(code))
             competing = _competing(v, i, post[row], l_order[l_start[i]:l_start[i + 1]],
                                    m_order[m_start[i]:m_start[i + 1]])
             items.append(ReviewItem(task_id=v.task[i], index=i, score=score_list[row], reason=reasons[0],
