@@ -126,7 +126,7 @@ def _register(he: SlideReader, if_: SlideReader, cfg: RegistrationConfig, report
     fine_mpp = last.mpp if last is not None else th.mpp
     ds = float(th.s_he[0, 0])
     block = _block_px(hv, fine_mpp, cfg)
-    vc = sample_centres(overlap, ds, block * fine_mpp / hv.mpp, max(24, cfg.max_blocks // 3), offset=0.5)
+    vc = sample_centres(overlap, ds, block * fine_mpp / hv.mpp, max(24, cfg.max_blocks // 5), offset=0.5)
     val = match_blocks(hv, iv, t, vc, fine_mpp, block, nuc, af, cfg.max_read_px)
     res, good = quality.residuals_um(val, hv.mpp)
     metrics.update(

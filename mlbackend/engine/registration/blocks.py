@@ -48,7 +48,8 @@ def sample_centres(mask: np.ndarray, mask_ds: float, block_l0: float, max_blocks
 
 
 def _prep(a: np.ndarray) -> np.ndarray:
-    hp = a - cv2.GaussianBlur(a, (0, 0), a.shape[0] / 12.0)
+    k = max(3, a.shape[0] // 5) | 1
+    hp = a - cv2.blur(cv2.blur(a, (k, k)), (k, k))  # cheap band-pass: remove the slowly varying stain
     hp = hp / (hp.std() + 1e-6)
     return hp * cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
 
@@ -105,11 +106,29 @@ def _he_block(view: SlideView, cx: float, cy: float, ds: float, block: int, max_
     return (out if out.ndim == 3 else out[:, :, None]), x0, y0
 
 
+def _block_map(t: SlideTransform, x0: float, y0: float, ds: float, block: int, sub: int = 4):
+    """IF level-0 coordinates of a block's pixel grid: exact on every ``sub``-th node, bilinear between.
+
+    The displacement grid is bilinear over steps far larger than ``sub`` pass pixels, so this is
+    nearly exact while mapping ~15x fewer points.
+    """
+    n = max(2, int(np.ceil((block - 1) / sub)) + 1)
+    j = np.linspace(0, block - 1, n)
+    px, py = np.meshgrid(x0 + ds * (j + 0.5) - 0.5, y0 + ds * (j + 0.5) - 0.5)
+    cx, cy = t.map_grid(px, py)
+    k = np.arange(block) * (n - 1) / (block - 1)
+    i0 = np.minimum(np.floor(k).astype(int), n - 2)
+    f = k - i0
+    up = []
+    for c in (cx, cy):  # separable bilinear interpolation in float64 (no BLAS: it thrashes on busy hosts)
+        rows = c[i0] * (1 - f)[:, None] + c[i0 + 1] * f[:, None]
+        up.append(rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :])
+    return up[0], up[1]
+
+
 def _if_block(view: SlideView, t: SlideTransform, x0: float, y0: float, ds_he: float, ds_if: float,
               block: int, nuc: int, af: int | None, max_px: int) -> np.ndarray:
-    j = np.arange(block, dtype=np.float64)
-    px, py = np.meshgrid(x0 + ds_he * (j + 0.5) - 0.5, y0 + ds_he * (j + 0.5) - 0.5)
-    qx, qy = t.map_grid(px, py)
+    qx, qy = _block_map(t, x0, y0, ds_he, block)
     lvl = view.level_for(ds_if)
     lds = view.level_ds[lvl]
     qx, qy = (qx + 0.5) / lds - 0.5, (qy + 0.5) / lds - 0.5

@@ -67,7 +67,7 @@ def normalise(a: np.ndarray, lo_pct: float = 1.0, hi_pct: float = 99.5, mask: np
 def if_nuclear(img: np.ndarray, nuc: int, af: int | None) -> np.ndarray:
     """Nuclear channel with log-like contrast compression (fluorescence is heavy-tailed)."""
     dapi = np.asarray(img[..., nuc], dtype=np.float32)
-    return np.sqrt(np.clip(dapi - float(np.percentile(dapi, 0.5)), 0, None))
+    return np.sqrt(np.clip(dapi - float(dapi.min(initial=0.0)), 0, None))
 
 
 def if_tissue_mask(img: np.ndarray, nuc: int, af: int | None, min_snr: float = 6.0) -> np.ndarray:

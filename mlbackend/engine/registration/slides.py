@@ -119,6 +119,8 @@ def read_downsampled(view: SlideView, downsample: float, max_px: int) -> np.ndar
 def _resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
     if a.shape[1] == w and a.shape[0] == h:
         return a
+    if a.ndim == 3 and a.shape[2] > 4:  # OpenCV resizes at most 4 channels at once
+        return np.concatenate([_resize(a[:, :, i : i + 4], w, h) for i in range(0, a.shape[2], 4)], axis=2)
     out = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
     return out[:, :, None] if out.ndim == 2 else out
 
