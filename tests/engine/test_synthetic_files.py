@@ -47,6 +47,16 @@ def test_he_pixels_on_disk_match_the_in_memory_render(pair: PairPaths) -> None:
     slide.close()
 
 
+def test_if_pixels_on_disk_match_the_in_memory_render(pair: PairPaths) -> None:
+    scene = Scene(width=W, height=H, seed=SEED)
+    with tifffile.TiffFile(pair.if_path) as tif:
+        level0 = tif.series[0].levels[0].asarray()
+        level1 = tif.series[0].levels[1].asarray()
+    x, y = 600, 500
+    assert np.array_equal(level0[:, y : y + 100, x : x + 120], scene.render_if(x, y, 120, 100))
+    assert np.array_equal(level1[:, 100:150, 200:260], scene.render_if(400, 200, 60, 50, downsample=2))
+
+
 def test_if_is_pyramidal_ome_tiff_with_channel_names_and_pixel_size(pair: PairPaths) -> None:
     with tifffile.TiffFile(pair.if_path) as tif:
         assert tif.is_ome

@@ -30,13 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pyramid-step", type=int, default=2, choices=(2, 4))
     p.add_argument("--he-tile", type=int, default=256, choices=(256, 512))
     p.add_argument("--if-dtype", default="uint16", choices=("uint16", "uint8"))
+    p.add_argument("--if-compression", default="zlib", choices=("zlib", "zstd"))
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING, stream=sys.stderr)
     t0 = time.perf_counter()
     paths = write_pair(
         a.out, a.width, a.height, a.seed, he_tile=a.he_tile, pyramid_step=a.pyramid_step,
-        if_dtype=np.dtype(a.if_dtype), mpp_he=a.mpp_he, mpp_if=a.mpp_if, rotation_deg=a.rotation,
+        if_dtype=np.dtype(a.if_dtype), if_compression=a.if_compression, mpp_he=a.mpp_he, mpp_if=a.mpp_if, rotation_deg=a.rotation,
         mirror=a.mirror, extra_scale=a.extra_scale, warp_um=a.warp_um, if_overlap=a.if_overlap,
     )
     out = {k: str(v) if hasattr(v, "parts") else v for k, v in paths.__dict__.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from mlbackend.engine.synthetic.config import SceneConfig
@@ -57,8 +58,15 @@ def raw_fields(
 
 
 def _step(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    t = np.clip((v - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    """Smoothstep from lo to hi (few temporaries: this runs on every output pixel)."""
+    t = np.subtract(v, lo)
+    t *= 1.0 / (hi - lo)
+    np.clip(t, 0.0, 1.0, out=t)
+    out = t * -2.0
+    out += 3.0
+    out *= t
+    out *= t
+    return out
 
 
 def finish_fields(raw: dict[str, np.ndarray], edge: float = 0.02) -> Fields:
@@ -76,6 +84,27 @@ def occupancy(cfg: SceneConfig, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return f.cellularity * f.tissue * (1.0 - f.lumen)
 
 
+def _upsample_fields(
+    raw: dict[str, np.ndarray], col0: float, row0: float, nx0: int, ny0: int, step: int, w: int, h: int,
+    px: np.ndarray, py: np.ndarray, node: float,
+) -> dict[str, np.ndarray]:
+    """Coarse node grids -> output pixels; cv2.resize when the region starts on a whole output pixel."""
+    if abs(col0 - round(col0)) < 1e-9 and abs(row0 - round(row0)) < 1e-9 and step % 2 == 0:
+        # cv2.resize maps big pixel j to node coordinate (j + 0.5) / step - 0.5, which equals output
+        # pixel i's coordinate for j = i + off with these (integer) offsets
+        off_x = int(round(col0)) - nx0 * step + step // 2
+        off_y = int(round(row0)) - ny0 * step + step // 2
+        out = {}
+        for k, v in raw.items():
+            v32 = np.ascontiguousarray(v, dtype=np.float32)
+            big = cv2.resize(v32, (v32.shape[1] * step, v32.shape[0] * step), interpolation=cv2.INTER_LINEAR)
+            out[k] = big[off_y : off_y + h, off_x : off_x + w]
+        return out
+    ix = interp_index(px, nx0, raw["tissue"].shape[1], node)
+    iy = interp_index(py, ny0, raw["tissue"].shape[0], node)
+    return {k: upsample(v, iy, ix) for k, v in raw.items()}
+
+
 def grid_fields(
     cfg: SceneConfig,
     x0: float,
@@ -86,11 +115,13 @@ def grid_fields(
     step: int = 8,
     to_he: Callable[[np.ndarray], np.ndarray] | None = None,
     he_px_per_px: float = 1.0,
+    smooth_edges: bool = False,
 ) -> Fields:
     """Fields at the output pixel centres of a region, via a globally aligned coarse grid.
 
     The region is in H&E level-0 px, or in another frame when ``to_he`` maps (N, 2) points of that frame
-    to H&E level-0 px (``he_px_per_px`` = H&E px per frame px, for the level of detail).
+    to H&E level-0 px (``he_px_per_px`` = H&E px per frame px, for the level of detail). With
+    ``smooth_edges`` the non-linear step is applied on the coarse grid (cheaper, edges blurred over a node).
     """
     d = float(downsample)
     node = step * d
@@ -108,7 +139,11 @@ def grid_fields(
         p = to_he(np.stack([mx.ravel(), my.ravel()], axis=1))
         flat = raw_fields(cfg, p[:, 0], p[:, 1], pixel_px=node / 2 * he_px_per_px)
         raw = {k: v.reshape(ny, nx) for k, v in flat.items()}
-    ix = interp_index(px, nx0, nx, node)
-    iy = interp_index(py, ny0, ny, node)
-    up = {k: upsample(v, iy, ix) for k, v in raw.items()}
-    return finish_fields(up, edge=0.02 + 0.004 * d * he_px_per_px)
+    edge = 0.02 + 0.004 * d * he_px_per_px
+    if smooth_edges:
+        f = finish_fields(raw, edge=edge)
+        raw = {"tissue": f.tissue, "lumen": f.lumen, "eosin": f.eosin}
+    up = _upsample_fields(raw, x0 / d, y0 / d, nx0, ny0, step, w, h, px, py, node)
+    if smooth_edges:
+        return Fields(tissue=up["tissue"], lumen=up["lumen"], eosin=up["eosin"], cellularity=None)
+    return finish_fields(up, edge=edge)

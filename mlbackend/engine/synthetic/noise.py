@@ -17,6 +17,7 @@ _M3 = np.uint64(0x94D049BB133111EB)
 _K1 = np.uint64(0xD6E8FEB86659FD93)
 _K2 = np.uint64(0xA0761D6478BD642F)
 TEXTURE_PX = 512
+TILED_REPEATS = 3  # textures are cached as 3 x 3 copies (1536 px square, 9 MB each)
 _ROT = [(float(np.cos(a)), float(np.sin(a))) for a in (0.29, 0.61, 1.27, 2.03, 2.71, 0.37)]
 
 
@@ -120,10 +121,16 @@ def interp_index(pos: np.ndarray, node0: int, n_nodes: int, step: float) -> tupl
 
 
 def upsample(v: np.ndarray, iy: tuple, ix: tuple) -> np.ndarray:
-    """Separable linear interpolation of a coarse (ny, nx) grid to (len(pos_y), len(pos_x)) (no BLAS)."""
+    """Separable linear interpolation of a coarse (ny, nx) grid to (len(pos_y), len(pos_x)) (no BLAS).
+
+    Interpolates along x on the small grid first, so the full-size pass only gathers whole rows.
+    """
     v = np.asarray(v, dtype=np.float32)
-    rows = v[iy[0]] * (1.0 - iy[2])[:, None] + v[iy[1]] * iy[2][:, None]
-    return rows[:, ix[0]] * (1.0 - ix[2])[None, :] + rows[:, ix[1]] * ix[2][None, :]
+    cols = v[:, ix[0]] * (1.0 - ix[2])[None, :] + v[:, ix[1]] * ix[2][None, :]
+    out = cols[iy[0]]
+    out *= (1.0 - iy[2])[:, None]
+    out += cols[iy[1]] * iy[2][:, None]
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -136,14 +143,20 @@ def textures(seed: int) -> tuple[np.ndarray, np.ndarray]:
     blobs = cv2.GaussianBlur(padded, (0, 0), 1.1)[pad:-pad, pad:-pad]
     blobs = (blobs - blobs.mean()) / blobs.std()
     grain = rng.standard_normal((TEXTURE_PX, TEXTURE_PX)).astype(np.float32)
-    blobs.setflags(write=False)
-    grain.setflags(write=False)
-    return blobs, grain
+    out = []
+    for tex in (blobs, grain):
+        tiled = np.tile(tex, (TILED_REPEATS, TILED_REPEATS))  # so most windows are plain slices
+        tiled.setflags(write=False)
+        out.append(tiled)
+    return out[0], out[1]
 
 
 def texture_window(tex: np.ndarray, col0: int, row0: int, w: int, h: int) -> np.ndarray:
-    """A (h, w) window of a periodic texture starting at global output pixel (col0, row0)."""
-    n = tex.shape[0]
+    """A read-only (h, w) window of a periodic texture starting at global output pixel (col0, row0)."""
+    n = TEXTURE_PX
+    r, c = row0 % n, col0 % n
+    if r + h <= tex.shape[0] and c + w <= tex.shape[1]:
+        return tex[r : r + h, c : c + w]
     rows = (row0 + np.arange(h)) % n
     cols = (col0 + np.arange(w)) % n
     return tex[rows[:, None], cols[None, :]]

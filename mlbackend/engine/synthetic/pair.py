@@ -66,29 +66,41 @@ def write_transform(path: Path, scene: Scene) -> None:
 
 def write_pair(
     out_dir: str | Path, width: int, height: int, seed: int = 0, *, he_tile: int = 256, if_tile: int = 512,
-    pyramid_step: int = 2, if_dtype: np.dtype | type = np.uint16, jpeg_quality: int = 88, **scene_options: object,
+    pyramid_step: int = 2, if_dtype: np.dtype | type = np.uint16, jpeg_quality: int = 88,
+    if_compression: str = "zlib", on_stage: Callable[[str, float], None] | None = None, **scene_options: object,
 ) -> PairPaths:
-    """Render and write a full synthetic pair (H&E SVS, IF OME-TIFF, truth GeoJSON, transform JSON)."""
+    """Render and write a full synthetic pair (H&E SVS, IF OME-TIFF, truth GeoJSON, transform JSON).
+
+    ``scene_options`` are further ``SceneConfig`` fields; ``on_stage(name, seconds)`` is told as each file is done.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scene = Scene(width=width, height=height, seed=seed, **scene_options)  # type: ignore[arg-type]
     paths = {name: out / name for name in (HE_NAME, IF_NAME, TRUTH_NAME, TRANSFORM_NAME)}
-    t0 = time.perf_counter()
+    clock = [time.perf_counter()]
+
+    def done(stage: str) -> None:
+        now = time.perf_counter()
+        logger.info("%s written in %.1f s", stage, now - clock[0])
+        if on_stage is not None:
+            on_stage(stage, now - clock[0])
+        clock[0] = now
+
     write_transform(paths[TRANSFORM_NAME], scene)
     n_cells = write_truth(paths[TRUTH_NAME], scene, scene.transform, scene.if_size)
-    logger.info("truth: %d cells in %.1f s", n_cells, time.perf_counter() - t0)
+    done("truth")
     extra = f"Laypath = synthetic|Seed = {seed}|Classes = {','.join(CLASSES)}"
     write_he_svs(
         paths[HE_NAME], lambda x, y, w, h, d: render_he(scene, x, y, w, h, d), width, height, scene.mpp_he,
         scene.objective_power, tile=he_tile, step=pyramid_step, quality=jpeg_quality, extra=extra,
     )
-    logger.info("H&E written after %.1f s", time.perf_counter() - t0)
+    done("he")
     w_if, h_if = scene.if_size
     write_if_ome(
         paths[IF_NAME], _if_renderer(scene, if_dtype), w_if, h_if, scene.mpp_if, CHANNELS, dtype=if_dtype,
-        tile=if_tile, step=pyramid_step,
+        tile=if_tile, step=pyramid_step, compression=if_compression,
     )
-    logger.info("IF written after %.1f s", time.perf_counter() - t0)
+    done("if")
     return PairPaths(
         he_path=paths[HE_NAME], if_path=paths[IF_NAME], truth_path=paths[TRUTH_NAME],
         transform_path=paths[TRANSFORM_NAME], mpp_he=scene.mpp_he, mpp_if=scene.mpp_if,

@@ -35,10 +35,14 @@ def to_dtype(img: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
     return img.astype(dt)
 
 
-def if_fields(cfg: SceneConfig, transform: SlideTransform, ox: float, oy: float, w: int, h: int, d: float) -> Fields:
+def if_fields(
+    cfg: SceneConfig, transform: SlideTransform, ox: float, oy: float, w: int, h: int, d: float,
+    smooth_edges: bool = False,
+) -> Fields:
     """Tissue fields seen in the IF frame (sampled through the inverse transform)."""
     return grid_fields(
-        cfg, ox, oy, w, h, d, to_he=lambda q: inverse_points(transform, q), he_px_per_px=1.0 / transform.scale()
+        cfg, ox, oy, w, h, d, to_he=lambda q: inverse_points(transform, q), he_px_per_px=1.0 / transform.scale(),
+        smooth_edges=smooth_edges,
     )
 
 
@@ -105,9 +109,11 @@ def render_if_channel(
     m = MARGIN
     cw, ch = w + 2 * m, h + 2 * m
     ox, oy = x - m * d, y - m * d
-    f = fields if fields is not None else if_fields(cfg, transform, ox, oy, cw, ch, d)
+    is_af = CHANNELS[channel] == "AF"
+    # marker channels only need the tissue for a faint background: coarse edges are fine there
+    f = fields if fields is not None else if_fields(cfg, transform, ox, oy, cw, ch, d, smooth_edges=not is_af)
     tissue = (f.tissue * (1.0 - 0.7 * f.lumen)).astype(np.float32)
-    if CHANNELS[channel] == "AF":
+    if is_af:
         sig = tissue * (0.12 + 0.18 * f.eosin.astype(np.float32))
     else:
         if cells is None:
@@ -115,9 +121,10 @@ def render_if_channel(
         sig = marker_signal(cfg, transform, cells, channel, ox, oy, cw, ch, d)
     _, grain = textures(cfg.seed)
     noise = texture_window(grain, int(round(ox / d)) + 211 * channel, int(round(oy / d)) + 97 * channel, cw, ch)
-    if canvas is not None:
-        sig = sig * _inside(ox, oy, cw, ch, d, canvas)
-        tissue = tissue * _inside(ox, oy, cw, ch, d, canvas)
+    if canvas is not None and (ox < 0 or oy < 0 or ox + cw * d > canvas[0] or oy + ch * d > canvas[1]):
+        inside = _inside(ox, oy, cw, ch, d, canvas)
+        sig = sig * inside
+        tissue = tissue * inside
     out = sig + BACKGROUND[channel] * tissue + OFFSET + (NOISE_SD / math.sqrt(d)) * noise
     return np.ascontiguousarray(np.maximum(out, 0.0)[m : m + h, m : m + w], dtype=np.float32)
 
@@ -141,8 +148,11 @@ def render_if(
     chans = tuple(range(len(CHANNELS))) if channels is None else tuple(channels)
     m = MARGIN
     ox, oy = x - m * d, y - m * d
-    f = if_fields(cfg, transform, ox, oy, w + 2 * m, h + 2 * m, d)
-    cells = cells_for_if_canvas(cfg, transform, ox, oy, w + 2 * m, h + 2 * m, d)
-    planes = [render_if_channel(cfg, transform, x, y, w, h, d, c, cells=cells, fields=f, canvas=canvas)
-              for c in chans]
+    cw, ch = w + 2 * m, h + 2 * m
+    cells = cells_for_if_canvas(cfg, transform, ox, oy, cw, ch, d)
+    smooth = if_fields(cfg, transform, ox, oy, cw, ch, d, smooth_edges=True)
+    planes = []
+    for c in chans:
+        f = if_fields(cfg, transform, ox, oy, cw, ch, d) if CHANNELS[c] == "AF" else smooth
+        planes.append(render_if_channel(cfg, transform, x, y, w, h, d, c, cells=cells, fields=f, canvas=canvas))
     return to_dtype(np.stack(planes), dtype)
