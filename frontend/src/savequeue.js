@@ -111,6 +111,14 @@ export class SaveQueue {
     if (this.nextRetryAt === null) this._schedule(this.debounceMs);
   }
 
+  /** Forget an unsent change (not one in flight); true when something was dropped. @param {string} id */
+  drop(id) {
+    if (this.inFlightIds.has(id) || !this.pending.has(id)) return false;
+    this.pending.delete(id);
+    this._changed();
+    return true;
+  }
+
   /** Public snapshot for the UI. @returns {QueueState} */
   state() {
     return {

@@ -54,3 +54,22 @@ test("GridIndex finds items overlapping a query box and forgets removed ones", (
   g.remove("a");
   assert.equal(g.query({ minX: 0, minY: 0, maxX: 50, maxY: 50 }).size, 0);
 });
+
+import { encodeRender, parseRender, fmtNumber, channelsFrom } from "../src/render.js";
+
+test("render settings encode in the tile server's canonical form and round-trip", () => {
+  assert.equal(fmtNumber(-2.5), "n2.5");
+  assert.equal(fmtNumber(3400), "3400");
+  const chans = [
+    { index: 2, name: "b", color: "#FF0000", min: 80, max: 9000, gamma: 0.8, visible: true },
+    { index: 0, name: "a", color: "#0000ff", min: 120, max: 3400, gamma: 1, visible: true },
+    { index: 1, name: "c", color: "#00ff00", min: 0, max: 1, gamma: 1, visible: false },
+  ];
+  const r = encodeRender(chans);
+  assert.equal(r, "0-0000ff-120-3400-1_2-ff0000-80-9000-0.8");
+  assert.deepEqual(parseRender(r).map((c) => c.index), [0, 2]);
+  assert.equal(encodeRender([]), "none");
+  const restored = channelsFrom([{ name: "DAPI" }, { name: "WT1" }, { name: "CD31" }], r);
+  assert.deepEqual(restored.map((c) => c.visible), [true, false, true]);
+  assert.equal(restored[2].gamma, 0.8);
+});

@@ -1,0 +1,90 @@
+"""The annotator workspace in real Chromium against the live ASGI server, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from annotation.models import Annotation
+from tests.browser.conftest import login, wait_until
+from tests.support.procs import asgi_server
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _open_next_task(page, base: str, project_id: int) -> None:
+    page.goto(f"{base}/app/annotate/{project_id}/")
+    page.wait_for_selector("#app[data-ready='1']", timeout=30_000)
+    wait_until(page, "() => document.querySelector('[data-testid=save-status]')?.textContent.includes('saved')")
+
+
+def _click_image(page, frac_x: float, frac_y: float, **kw) -> None:
+    box = page.locator("[data-testid=viewer]").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * frac_x, box["y"] + box["height"] * frac_y, **kw)
+
+
+def _wait_saved(page) -> None:
+    wait_until(page, "() => document.querySelector('[data-testid=save-status]').textContent.includes('All changes saved')")
+
+
+def test_annotator_labels_accepts_undoes_and_finds_everything_after_reload(world, browser):
+    with asgi_server() as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, base, "lay1")
+        _open_next_task(page, base, world.project_id)
+        assert f"/app/annotate/{world.project_id}/{world.task_id}/" in page.url
+        page.wait_for_selector("[data-testid=proposal-count]")
+        # overlay: flick to IF and back, change opacity
+        page.keyboard.press("f")
+        assert page.get_attribute("[data-testid=viewer]", "data-overlay") == "if"
+        page.keyboard.press("f")
+        assert page.get_attribute("[data-testid=viewer]", "data-overlay") == "on"
+        page.fill("[data-testid=opacity]", "0.7")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "annotate-overlay.png"))
+        # point + class: class 2 then two clicks
+        page.keyboard.press("2")
+        _click_image(page, 0.42, 0.45)
+        _click_image(page, 0.55, 0.40)
+        page.keyboard.press("1")  # reclassifies the selected (last) point
+        # polygon of class 3
+        page.keyboard.press("Escape")
+        page.keyboard.press("3")
+        page.keyboard.press("g")
+        for fx, fy in [(0.60, 0.60), (0.66, 0.60), (0.66, 0.68), (0.60, 0.68)]:
+            _click_image(page, fx, fy)
+        page.keyboard.press("Enter")
+        # accept one proposal with A (select it first by clicking on it with the select tool)
+        page.keyboard.press("v")
+        first = page.evaluate("window.__laypath.proposals()[0]")
+        pos = page.evaluate("id => window.__laypath.screenOf(id)", first)
+        page.mouse.move(pos["x"] + 1, pos["y"] + 1)
+        page.keyboard.press("a")
+        _wait_saved(page)
+        page.screenshot(path=str(SHOTS / "annotate-labels.png"))
+        # undo the last action (the accept) then redo it
+        page.keyboard.press("Control+z")
+        page.keyboard.press("Control+Shift+z")
+        _wait_saved(page)
+        # add one more point and undo it: it must disappear from the server too
+        page.keyboard.press("p")
+        _click_image(page, 0.30, 0.70)
+        _wait_saved(page)
+        page.keyboard.press("Control+z")
+        _wait_saved(page)
+        human = Annotation.objects.filter(task_id=world.task_id, source="human", is_deleted=False)
+        assert human.count() == 3
+        assert sorted(a.geom_type for a in human) == ["Point", "Point", "Polygon"]
+        assert Annotation.objects.filter(id__in=world.proposal_ids, status="accepted").count() == 1
+        page.reload()
+        page.wait_for_selector("#app[data-ready='1']", timeout=30_000)
+        wait_until(page, "() => document.querySelector('[data-testid=count-1]') && window.__laypath.proposals().length === 3")
+        shown = [int(page.inner_text(f"[data-testid=count-{k}]")) for k in "123"]
+        visible = Annotation.objects.filter(task_id=world.task_id, is_deleted=False).exclude(status__in=["proposed", "rejected"])
+        expected = [visible.filter(label_class_id=c).count() for c in world.class_ids]
+        assert shown == expected and sum(shown) == 4
+        assert not errors, errors
