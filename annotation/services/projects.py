@@ -11,7 +11,7 @@ from django.db.models import ProtectedError
 
 from annotation.errors import InvalidInput, InvalidTransition, NotFound
 from annotation.events import broadcast, project_group
-from annotation.models import Assignment, AuditEvent, LabelClass, Membership, Project, Role
+from annotation.models import Annotation, Assignment, AuditEvent, LabelClass, Membership, Project, Role, SlidePair
 
 logger = logging.getLogger(__name__)
 PROJECT_FIELDS = (
@@ -71,6 +71,9 @@ def project_delete(*, actor, project: Project) -> None:
     project_id = project.id
     _audit(actor=actor, project=None, action="project.delete", target=f"project:{project_id}", detail={"name": project.name})
     try:
+        # PROTECT links (annotation -> class, pair -> slide) block a single cascade: delete dependants first
+        Annotation.objects.filter(project=project).delete()
+        SlidePair.objects.filter(project=project).delete()
         project.delete()
     except ProtectedError as exc:
         raise InvalidTransition("The project still holds objects that cannot be deleted.", code="in_use") from exc
