@@ -11,7 +11,16 @@ from django.db.models import ProtectedError
 
 from annotation.errors import InvalidInput, InvalidTransition, NotFound
 from annotation.events import broadcast, project_group
-from annotation.models import Annotation, Assignment, AuditEvent, LabelClass, Membership, Project, Role, SlidePair
+from annotation.models import (
+    Annotation,
+    Assignment,
+    AuditEvent,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    SlidePair,
+)
 
 logger = logging.getLogger(__name__)
 PROJECT_FIELDS = (

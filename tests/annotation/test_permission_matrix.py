@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from django.db import transaction
@@ -41,8 +41,8 @@ REVIEW = _everyone(ann1=HIDDEN)
 
 
 def _objs(world) -> dict:
-    from annotation.services.annotations import annotation_bulk_apply
     from annotation.serializers.annotations import parse_bulk_request
+    from annotation.services.annotations import annotation_bulk_apply
 
     item = new_item(world)
     annotation_bulk_apply(actor=world.ann2, items=parse_bulk_request({"items": [item]})[0])
