@@ -20,7 +20,7 @@ from mlbackend.models import ModelVersion
 logger = logging.getLogger(__name__)
 
 # validation metric that decides promotion; higher is better
-PRIMARY_METRIC = "detection_f1"
+PRIMARY_METRIC = "score"  # detection F1 on exhaustive held-out tasks, else label recall
 
 
 def version_payload(version: ModelVersion) -> dict:

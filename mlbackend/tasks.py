@@ -23,3 +23,19 @@ def register_pair(job_id: str) -> None:
     from mlbackend.pipelines.registration import registration_run
 
     registration_run(job_id=job_id)
+
+
+@shared_task(name="mlbackend.train", time_limit=12 * 3600, soft_time_limit=12 * 3600 - 60, acks_late=True)
+def train_model(job_id: str) -> None:
+    """Train a model version (queue gpu; CPU where no GPU exists)."""
+    from mlbackend.pipelines.training import training_run
+
+    training_run(job_id=job_id)
+
+
+@shared_task(name="mlbackend.infer", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60, acks_late=True)
+def infer_tasks(job_id: str) -> None:
+    """Write pre-annotations of a model version on open tasks (queue gpu)."""
+    from mlbackend.pipelines.inference import preannotate_run
+
+    preannotate_run(job_id=job_id)
