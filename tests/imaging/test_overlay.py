@@ -79,3 +79,24 @@ def test_png_overlay_is_transparent_where_the_if_has_no_data(ome16: Path) -> Non
     rgba = cv2.imdecode(np.frombuffer(tile.data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert rgba.shape == (256, 256, 4)
     assert (rgba[:, :90, 3] == 255).all() and (rgba[:, 110:, 3] == 0).all()
+
+
+def test_rendered_overlay_tile_shows_the_rendered_if_at_transformed_positions(ome16: Path) -> None:
+    import cv2
+
+    from annotation.imaging.render import composite
+
+    transform = known_transform()
+    settings = RenderSettings.of([ChannelSetting(0, "00ff00", 3000, 62000), ChannelSetting(1, "ff00ff", 3000, 62000)])
+    with open_slide(ome16) as reader:
+        geometry = DeepZoomGeometry(1024, 1024, 256, 0)
+        tile = render_overlay_tile(geometry, reader, transform, geometry.max_level, 1, 1, "png", settings)
+        full = composite(reader.read_region(0, 0, 0, 900, 700), settings).astype(np.float64)
+    rgba = cv2.cvtColor(cv2.imdecode(np.frombuffer(tile.data, np.uint8), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    ys, xs = np.mgrid[256:512, 256:512].astype(np.float64)
+    qx, qy = transform.map_grid(xs, ys)
+    inside = (qx >= 1) & (qx <= 898) & (qy >= 1) & (qy <= 698)
+    for k in range(3):
+        expected = map_coordinates(full[..., k], [qy, qx], order=1)
+        assert np.abs(rgba[..., k][inside] - expected[inside]).max() <= 2
+    assert (rgba[..., 3][inside] == 255).all()

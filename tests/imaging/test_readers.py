@@ -122,3 +122,25 @@ def test_checksums_are_stable_and_change_with_content(tmp_path: Path, ome8: Path
         fh.write(b"\x00")
     assert fast_checksum(copy) != fast_checksum(ome8)
     assert full_checksum(copy) != full_checksum(ome8)
+
+
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_plain_stripped_float_tiff_reads_as_fluorescence(tmp_path: Path, planar: str) -> None:
+    import tifffile
+
+    data = smooth_channels(150, 170, 4).astype(np.float32) / 65535.0  # (4, 150, 170)
+    path = tmp_path / f"plain_{planar}.tif"
+    if planar == "contig":
+        tifffile.imwrite(
+            path, np.moveaxis(data, 0, 2), photometric="minisblack", planarconfig="contig", rowsperstrip=16, metadata=None
+        )
+    else:
+        tifffile.imwrite(path, data, photometric="minisblack", planarconfig="separate", rowsperstrip=16, metadata=None)
+    with open_slide(path) as reader:
+        info = reader.info
+        assert info.format == "tiff" and info.kind == FLUORESCENCE and info.dtype == "float32"
+        assert info.channel_names == ("Channel 0", "Channel 1", "Channel 2", "Channel 3")
+        assert info.level_tile_sizes == (None,)
+        region = reader.read_region(0, 10, 20, 100, 50)  # crosses several strips
+        np.testing.assert_array_equal(region, np.moveaxis(data[:, 20:70, 10:110], 0, 2))
+        assert 0.0 <= info.default_display[0].window_min < info.default_display[0].window_max <= 1.0
