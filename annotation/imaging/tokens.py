@@ -53,6 +53,24 @@ class TileSpec:
             raise ValueError("overlay needs transform_path and transform_version")
 
 
+def content_version(data: bytes) -> str:
+    """``"sha256:<hex>"`` of a transform file's bytes: the ``transform_version`` the server checks."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def dzi_url(token: str, prefix: str = "/tiles", render: str | None = None, fmt: str = "jpeg") -> str:
+    """URL path of a token's .dzi; ``render`` (a ``RenderSettings.encode()`` string) and ``fmt`` ride along.
+
+    OpenSeadragon appends the .dzi URL's query string to every tile URL it derives from it.
+    """
+    query = []
+    if render:
+        query.append(f"r={render}")
+    if fmt == "png":
+        query.append("f=png")
+    return f"{prefix.rstrip('/')}/{token}/slide.dzi" + ("?" + "&".join(query) if query else "")
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

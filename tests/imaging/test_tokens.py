@@ -44,3 +44,12 @@ def test_overlay_spec_requires_two_slides_and_a_transform() -> None:
         TileSpec(kind="overlay", paths=("he.svs", "if.tif"), checksums=("x", "y"))
     spec = TileSpec("overlay", ("he.svs", "if.tif"), ("x", "y"), "t/abc.json", "sha256:abc", (100, 80, 256, 0))
     assert verify_tile_token(sign_tile_token(spec, SECRET, 60, now=0), SECRET, now=1) == spec
+
+
+def test_dzi_url_and_content_version_helpers() -> None:
+    from annotation.imaging.tokens import content_version, dzi_url
+
+    assert dzi_url("tok") == "/tiles/tok/slide.dzi"
+    assert dzi_url("tok", "/t/", "0-0000ff-0-10-1", "png") == "/t/tok/slide.dzi?r=0-0000ff-0-10-1&f=png"
+    assert content_version(b"{}") == content_version(b"{}") != content_version(b"{ }")
+    assert content_version(b"{}").startswith("sha256:")
