@@ -16,15 +16,18 @@ def http_with_tiles(django_app):
     except ImportError:  # imaging layer not built yet
         logger.warning("tile server unavailable; tiles are not served")
         return django_app
+    from annotation.imaging.tilecache import make_cache
+    from config.metrics import CountingTileCache
+
     prefix = settings.TILE_URL_PREFIX.rstrip("/")
-    tile_app = make_tile_app(
-        TileServerConfig(
-            secret=settings.SECRET_KEY,
-            slide_root=str(settings.SLIDE_ROOT),
-            cache_url=settings.TILE_CACHE_URL or None,
-            prefix=prefix,
-        )
+    config = TileServerConfig(
+        secret=settings.SECRET_KEY,
+        slide_root=str(settings.SLIDE_ROOT),
+        cache_url=settings.TILE_CACHE_URL or None,
+        prefix=prefix,
     )
+    cache = CountingTileCache(make_cache(config.cache_url, config.memory_cache_bytes, config.cache_ttl_s))
+    tile_app = make_tile_app(config, cache)
 
     async def app(scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith(prefix + "/"):
