@@ -54,9 +54,12 @@ def transform_file_write(transform: dict) -> tuple[str, str]:
 def transform_file_for_pair(pair: SlidePair) -> tuple[str, str]:
     """The current registration's transform file, or the identity's when the pair has none yet."""
     reg = pair.current_registration
+    if reg is not None and reg.transform_sha.startswith("sha256:"):
+        rel = f"transforms/{reg.transform_sha.split(':', 1)[1]}.json"
+        if (slide_root() / rel).is_file():
+            return rel, reg.transform_sha
     transform = reg.transform if reg is not None else SlideTransform.identity().to_dict()
-    rel, sha = transform_file_write(transform)
-    return rel, sha
+    return transform_file_write(transform)
 
 
 # -- starting registration jobs ------------------------------------------------------------------------------
