@@ -83,7 +83,7 @@ class TileApp:
         self.cache = cache or make_cache(config.cache_url, config.memory_cache_bytes, config.cache_ttl_s)
         self.readers = ReaderPool(config.reader_cache_size, config.verify_checksums, config.decode_cache_bytes)
         self._limiter: anyio.CapacityLimiter | None = None
-        self._inflight: dict[str, asyncio.Future[EncodedTile]] = {}
+        self._inflight: dict[str, asyncio.Future[EncodedTile]] = {}  # tile key -> render task
         self._geometries: dict[tuple, DeepZoomGeometry] = {}
         self.renders = 0  # tiles rendered (not served from cache), for tests and metrics
 
@@ -101,6 +101,9 @@ class TileApp:
             response = await self._handle(scope, headers)
         except _HttpError as exc:
             response = _Response(exc.status, str(exc).encode())
+        except Exception:  # never a traceback to the client
+            logger.exception("tile request failed: %s", scope.get("path", "")[:200])
+            response = _Response(500, b"internal error")
         await self._send(send, scope, response, headers)
 
     async def close(self) -> None:
@@ -153,23 +156,28 @@ class TileApp:
     async def _render_once(
         self, key: str, spec: TileSpec, level: int, col: int, row: int, fmt: str, settings: RenderSettings | None
     ) -> EncodedTile:
-        """Render a tile in the thread pool; concurrent requests for the same tile share one render."""
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[EncodedTile] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            tile = await self._run(self._render, spec, level, col, row, fmt, settings)
-            await self.cache.set(key, tile.data)
-            future.set_result(tile)
-            return tile
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters (if any) get it through shield
-            raise
-        finally:
-            del self._inflight[key]
+        """Render a tile in the thread pool; concurrent requests for the same tile share one render.
+
+        The render runs as its own task, so a client that disconnects does not cancel it for the others.
+        """
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._produce(key, spec, level, col, row, fmt, settings))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t, k=key: self._done(k, t))
+        return await asyncio.shield(task)
+
+    async def _produce(
+        self, key: str, spec: TileSpec, level: int, col: int, row: int, fmt: str, settings: RenderSettings | None
+    ) -> EncodedTile:
+        tile = await self._run(self._render, spec, level, col, row, fmt, settings)
+        await self.cache.set(key, tile.data)
+        return tile
+
+    def _done(self, key: str, task: asyncio.Future[EncodedTile]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here so an error nobody awaited any more is not logged as lost
 
     async def _run(self, func: Any, *args: Any) -> Any:
         if self._limiter is None:

@@ -189,3 +189,23 @@ async def test_redis_cache_is_shared_between_app_instances(root: Path) -> None:
         await second.close()
     assert a.status_code == b.status_code == 200 and a.content == b.content
     assert first.renders == 1 and second.renders == 0
+
+
+async def test_concurrent_requests_for_one_tile_share_one_render(app: TileApp, root: Path) -> None:
+    import asyncio
+
+    token = token_for(root, "fluorescence")
+    url = f"/tiles/{token}/slide_files/9/0_0.jpeg"
+    async with client(app) as c:
+        responses = await asyncio.gather(*(c.get(url) for _ in range(5)))
+    assert all(r.status_code == 200 for r in responses)
+    assert len({r.content for r in responses}) == 1 and app.renders == 1
+
+
+async def test_absolute_paths_and_non_get_methods_are_refused(app: TileApp, root: Path) -> None:
+    absolute = sign_tile_token(TileSpec("brightfield", (str(root / "he.tif"),), ("f1:x",)), SECRET, 600)
+    async with client(app) as c:
+        assert (await c.get(f"/tiles/{absolute}/slide.dzi")).status_code == 404
+        assert (await c.post(f"/tiles/{token_for(root)}/slide.dzi")).status_code == 405
+        head = await c.head(f"/tiles/{token_for(root)}/slide_files/11/0_0.jpeg")
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
