@@ -127,3 +127,43 @@ def test_mirror_flips_the_determinant_sign() -> None:
 def test_glass_outside_tissue_is_white(scene: Scene) -> None:
     corner = scene.render_he(0, 0, 64, 64)
     assert corner.min() > 220
+
+
+def _qda_error(features: np.ndarray, labels: np.ndarray) -> float:
+    """Held-out error of a Gaussian (quadratic) classifier: an ideal observer of these features."""
+    order = np.random.default_rng(0).permutation(len(labels))
+    train, test = order[: len(order) // 2], order[len(order) // 2 :]
+    scores = []
+    for k in range(len(CLASSES)):
+        xk = features[train][labels[train] == k]
+        cov = np.cov(xk.T) + 1e-9 * np.eye(features.shape[1])
+        diff = features[test] - xk.mean(axis=0)
+        maha = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff)
+        scores.append(-0.5 * maha - 0.5 * np.linalg.slogdet(cov)[1] + np.log(np.mean(labels[train] == k)))
+    return float(np.mean(np.argmax(np.stack(scores, axis=1), axis=1) != labels[test]))
+
+
+def test_classes_overlap_in_he_features_but_separate_by_markers() -> None:
+    scene = Scene(width=8000, height=8000, seed=21)
+    cells = scene.cell_batch_in(0, 0, 8000, 8000)
+    assert len(cells) > 3000
+    he = np.stack(
+        [cells.radius, np.log(cells.axis_a / cells.axis_b), cells.stain, cells.texture, cells.harm_amp.mean(axis=1)],
+        axis=1,
+    )
+    labels = cells.cls.astype(int)
+    assert 0.18 < _qda_error(he, labels) < 0.38  # H&E alone: realistic expert confusion
+    marker_right = np.mean(np.argmax(cells.markers, axis=1) == labels)
+    assert marker_right > 0.97  # IF markers tell the classes apart
+    dim = np.take_along_axis(cells.markers, labels[:, None], axis=1)[:, 0] < 0.5
+    assert 0.05 < dim.mean() < 0.2  # some dim positives: readable, not trivial
+    assert len(np.unique(labels)) == 3
+
+
+def test_separation_knob_controls_he_confusion() -> None:
+    errors = []
+    for sep in (0.0, 2.0):
+        cells = Scene(width=6000, height=6000, seed=3, he_separation=sep).cell_batch_in(0, 0, 6000, 6000)
+        he = np.stack([cells.radius, np.log(cells.axis_a / cells.axis_b), cells.stain, cells.texture], axis=1)
+        errors.append(_qda_error(he, cells.cls.astype(int)))
+    assert errors[0] > 0.5 and errors[1] < 0.1

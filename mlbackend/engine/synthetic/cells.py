@@ -17,7 +17,7 @@ from mlbackend.engine.synthetic.fields import occupancy
 from mlbackend.engine.synthetic.noise import hash_u64, normal_from, uniform_from
 
 JITTER = 0.8  # fraction of a slot a centre may move
-CHUNK_SLOTS = 16  # slots per side of a cached generation chunk
+CHUNK_SLOTS = 32  # slots per side of a cached generation chunk
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _markers(cfg: C.SceneConfig, base: np.ndarray, cls: np.ndarray) -> np.ndarra
     return out
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _chunk(cfg: C.SceneConfig, chunk_x: int, chunk_y: int) -> CellBatch:
     """All nuclei of the slots of one global chunk (cached: neighbouring tiles share chunks)."""
     s = slot_px(cfg)

@@ -28,30 +28,35 @@ def iter_all_cells(cfg: SceneConfig) -> Iterator[CellBatch]:
 
 
 def _features(batch: CellBatch, transform: SlideTransform, if_size: tuple[int, int]) -> Iterator[bytes]:
+    """One serialised GeoJSON Feature per nucleus (numpy arrays go straight to orjson)."""
     polys = np.round(batch.polygons(), 2)
-    c_if = transform.map_points(np.stack([batch.x, batch.y], axis=1))
+    rings = np.concatenate([polys, polys[:, :1]], axis=1)  # closed rings
+    c_he = np.round(np.stack([batch.x, batch.y], axis=1), 2)
+    c_if = np.round(transform.map_points(c_he), 2)
     in_if = (c_if[:, 0] >= 0) & (c_if[:, 0] < if_size[0]) & (c_if[:, 1] >= 0) & (c_if[:, 1] < if_size[1])
+    radius = np.round(batch.radius, 2)
+    levels = np.round(batch.markers, 3)
+    opt = orjson.OPT_SERIALIZE_NUMPY
     for i in range(len(batch)):
-        ring = polys[i].tolist()
-        ring.append(ring[0])
-        cls = CLASSES[int(batch.cls[i])]
+        cls = CLASSES[batch.cls[i]]
+        cid = int(batch.ids[i])
         yield orjson.dumps({
             "type": "Feature",
-            "id": int(batch.ids[i]),
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "id": cid,
+            "geometry": {"type": "Polygon", "coordinates": rings[i : i + 1]},
             "properties": {
                 "objectType": "detection",
                 "classification": {"name": cls},
-                "cell_id": int(batch.ids[i]),
+                "cell_id": cid,
                 "class": cls,
                 "marker": MARKER_OF[cls],
-                "centroid": [round(float(batch.x[i]), 2), round(float(batch.y[i]), 2)],
-                "centroid_if": [round(float(c_if[i, 0]), 2), round(float(c_if[i, 1]), 2)],
+                "centroid": c_he[i],
+                "centroid_if": c_if[i],
                 "in_if": bool(in_if[i]),
-                "radius_px": round(float(batch.radius[i]), 2),
-                "marker_levels": [round(float(v), 3) for v in batch.markers[i]],
+                "radius_px": float(radius[i]),
+                "marker_levels": levels[i],
             },
-        })
+        }, option=opt)
 
 
 def write_truth(path: Path, cfg: SceneConfig, transform: SlideTransform, if_size: tuple[int, int]) -> int:
@@ -69,10 +74,9 @@ def write_truth(path: Path, cfg: SceneConfig, transform: SlideTransform, if_size
     with open(path, "wb") as fh:
         fh.write(b'{"type":"FeatureCollection","properties":' + orjson.dumps(header) + b',"features":[\n')
         for batch in iter_all_cells(cfg):
-            for feature in _features(batch, transform, if_size):
-                if count:
-                    fh.write(b",\n")
-                fh.write(feature)
-                count += 1
+            if count:
+                fh.write(b",\n")
+            fh.write(b",\n".join(_features(batch, transform, if_size)))
+            count += len(batch)
         fh.write(b"\n]}\n")
     return count
