@@ -98,3 +98,22 @@ def test_tiles_coarser_than_a_stored_level_decode_at_reduced_scale(generic_tiff:
         assert reduced_from_stored(reader, geometry.level_scale(level), outside) is None
         tile = render_tile(reader, geometry, level, 0, 0)
         assert np.abs(decode_jpeg_rgb(tile.data).astype(int) - expected).mean() < 5
+
+
+def test_rgb_ome_tiff_is_brightfield_and_its_jpeg_tiles_pass_through(tmp_path: Path) -> None:
+    import tifffile
+
+    from tests.imaging.conftest import smooth_rgb
+
+    rgb = smooth_rgb(600, 700, seed=3)
+    path = tmp_path / "he.ome.tif"
+    with tifffile.TiffWriter(path, bigtiff=True) as tw:
+        tw.write(rgb, subifds=1, tile=(256, 256), compression="jpeg", photometric="rgb", metadata={"axes": "YXS"})
+        tw.write(np.ascontiguousarray(rgb[::2, ::2]), subfiletype=1, tile=(256, 256), compression="jpeg", photometric="rgb")
+    with open_slide(path) as reader:
+        assert reader.info.format == "ome-tiff" and reader.info.kind == "brightfield"
+        assert reader.info.level_dimensions == ((700, 600), (350, 300))
+        geometry = geometry_for(reader.info)
+        tile = render_tile(reader, geometry, geometry.max_level, 1, 1)
+        assert tile.passthrough
+        assert np.abs(decode_jpeg_rgb(tile.data).astype(int) - rgb[256:512, 256:512]).mean() < 4
