@@ -6,6 +6,7 @@ Scenarios (seeds differ from the unit tests' seeds):
   trio    3 annotators per task (two good, one poor), exhaustive, with a simulated model:
           Dawid-Skene vs majority vote, review-queue recall of true consensus errors, rebuild time.
   sparse  the same three in sparse mode (partial coverage, missing = unknown).
+  clean   better annotators (0.95 / 0.9 / 0.6): queue recall where errors are rarer than 10%.
   pool    8 annotators with spread reliabilities, 3 random ones per task: correlation of the
           estimated with the true reliability (a 3-point correlation would be meaningless).
 """
@@ -149,6 +150,19 @@ def run_sparse(cells, prior, n_cells: int) -> dict:
     return {"acc": acc, "top10": top, "random10": rand}
 
 
+def run_clean(cells, prior, n_cells: int) -> dict:
+    """Better annotators (0.95 / 0.9 / 0.6): consensus errors are rarer than 10% of cells."""
+    k = len(prior)
+    pool = (SimAnnotator("g1", make_confusion(0.95, k), 0.92), SimAnnotator("g2", make_confusion(0.9, k), 0.9),
+            SimAnnotator("p", make_confusion(0.6, k), 0.85))
+    sim = simulate_slide(n_cells, pool, k_per_task=3, seed=SEED + 5, cells=cells, prior=prior)
+    result = build_consensus(sim.tasks, config=CONFIG)
+    acc = accuracy(result, sim)
+    top, rand = queue_recall(result, acc["truth"])
+    errors = int(((result.arrays.state != acc["truth"]) & (result.arrays.state >= 0)).sum())
+    return {"acc": acc, "top10": top, "random10": rand, "error_rate": errors / max(acc["n_clusters"], 1)}
+
+
 def run_pool(cells, prior, n_cells: int) -> dict:
     k = len(prior)
     rng = np.random.default_rng(SEED + 3)
@@ -183,6 +197,8 @@ def main() -> None:
     log(f"trio: ds {t['acc']['ds']:.4f} mv {t['acc']['mv']:.4f} rebuild {t['rebuild_s']:.1f}s")
     s = run_sparse(sub, prior, n_other)
     log(f"sparse: ds {s['acc']['ds']:.4f} mv {s['acc']['mv']:.4f}")
+    c = run_clean(sub, prior, n_other)
+    log(f"clean: ds {c['acc']['ds']:.4f} mv {c['acc']['mv']:.4f} top10 {c['top10']:.3f}")
     p = run_pool(sub, prior, n_other)
     log(f"pool: reliability corr {p['corr']:.3f}")
     out = {
@@ -197,6 +213,9 @@ def main() -> None:
         "em_iterations": t["iterations"], "cell_source": source, "n_classes": len(prior),
         "sparse_ds_accuracy": round(s["acc"]["ds"], 4), "sparse_mv_accuracy": round(s["acc"]["mv"], 4),
         "sparse_errors_in_top10pct": round(s["top10"], 4), "sparse_random_top10pct": round(s["random10"], 4),
+        "clean_ds_accuracy": round(c["acc"]["ds"], 4), "clean_mv_accuracy": round(c["acc"]["mv"], 4),
+        "clean_errors_in_top10pct": round(c["top10"], 4), "clean_random_top10pct": round(c["random10"], 4),
+        "clean_consensus_error_rate": round(c["error_rate"], 4),
         "pool_reliability_spearman": round(p["spearman"], 4), "pool_true_reliability": p["true"],
         "pool_est_reliability": p["est"], "pool_ds_accuracy": round(p["acc"]["ds"], 4),
         "pool_mv_accuracy": round(p["acc"]["mv"], 4), "n_cells_sparse_pool": n_other,

@@ -76,3 +76,30 @@ def test_model_only_cluster_in_sparse_task_is_unlabelled_not_a_vote():
     model_only = [c for c in cells if not c.label_ids][0]
     assert model_only.status == "unlabelled"
     assert model_only.missing_annotator_ids == ()
+
+
+def test_polygon_iou_of_identical_and_half_shifted_squares():
+    from mlbackend.engine.consensus.geometry import polygon_iou, ring_centroid
+
+    square = _square(0, 0, 20)
+    assert polygon_iou(square, square) > 0.95
+    assert abs(polygon_iou(square, _square(10, 0, 20)) - 1 / 3) < 0.05
+    assert polygon_iou(square, _square(50, 50, 20)) == 0.0
+    assert ring_centroid(square) == (10.0, 10.0)
+
+
+def test_matching_many_labels_keeps_every_label_and_radius():
+    rng = np.random.default_rng(9)
+    centres = rng.uniform(0, 5000, (2000, 2))
+    labels = []
+    for a in range(3):
+        jitter = rng.normal(0, 2.0, centres.shape)
+        labels += [AnnotatorLabel(f"{a}-{i}", f"ann{a}", "a", *(centres[i] + jitter[i])) for i in range(len(centres))]
+    result = build_consensus([_task(labels)])
+    ar = result.arrays
+    radius_px = 4.0 / 0.25
+    dist = np.hypot(ar.cell_x[ar.label_cell] - np.array([lab.x for lab in labels]),
+                    ar.cell_y[ar.label_cell] - np.array([lab.y for lab in labels]))
+    assert len(ar.label_cell) == len(labels)
+    assert dist.max() <= radius_px
+    assert ar.n_cells < 1.1 * len(centres)
