@@ -143,7 +143,7 @@ def reference_rate(path: Path, level_from_top: int, seconds: float, seed: int = 
         times.append(time.perf_counter() - t0)
     slide.close()
     arr = np.asarray(times)
-    return {"tiles_per_s": len(arr) / arr.sum(), "p50_ms": float(np.median(arr) * 1e3), "n": len(arr)}
+    return {"tiles_per_s": float(len(arr) / arr.sum()), "p50_ms": float(np.median(arr) * 1e3), "n": len(arr)}
 
 
 def render_cpu_ms(pair: Path, n: int = 60) -> dict:
@@ -279,6 +279,50 @@ def tokens_and_geometry(pair: Path, big2: Path, big4: Path) -> dict:
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The repetition with the median rate (lower middle for an even count; its latencies too), plus all rates."""
+    ordered = sorted(runs, key=lambda r: r["tiles_per_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "all_tiles_per_s": [round(r["tiles_per_s"], 1) for r in runs]}
+
+
+def measure(t: dict, big2: Path, big4: Path, seconds: float, repeats: int, workers: int, connections: int) -> dict:
+    """Reference loops and HTTP runs, interleaved ``repeats`` times so load drift hits all alike."""
+    uncached, cached = Server(cache_bytes=0, workers=workers), Server(cache_bytes=512 << 20, workers=workers)
+    try:
+        token2, geometry2 = t["big2"]
+        token4, geometry4 = t["big4"]
+        fluo_token, fluo_geometry = t["fluo"]
+        _, he_geometry = t["pair_he"]
+        hot = tile_paths(token2, geometry2, 0, 300, 7)
+        run_wrk(cached.port, hot, 2, connections)  # fill both workers' tile caches
+        plans = {
+            "uncached": (uncached, tile_paths(token2, geometry2, 0, 20000, 1), connections),
+            "uncached_4x_top": (uncached, tile_paths(token4, geometry4, 0, 20000, 2), connections),
+            "uncached_4x_l1": (uncached, tile_paths(token4, geometry4, 1, 20000, 3), connections),
+            "fluorescence": (uncached, tile_paths(fluo_token, fluo_geometry, 0, 4000, 4), connections),
+            "overlay": (uncached, viewport_paths(t["overlay"], he_geometry, 4000, 5), 4),
+            "overlay_random": (uncached, tile_paths(t["overlay"], he_geometry, 0, 4000, 6), 4),
+            "cached": (cached, hot, connections),
+        }
+        references = {"2x_top": (big2, 0), "4x_top": (big4, 0), "4x_l1": (big4, 1)}
+        log("warm-up: open readers in every worker, page-cache the files")
+        for server, paths, conns in plans.values():
+            run_wrk(server.port, paths[-500:], 1, conns)
+        for path, level in references.values():
+            reference_rate(path, level, 1.0, seed=99)
+        runs: dict[str, list[dict]] = {name: [] for name in [*plans, *(f"reference_{r}" for r in references)]}
+        for rep in range(repeats):
+            log(f"repetition {rep + 1}/{repeats}")
+            for name, (path, level) in references.items():
+                runs[f"reference_{name}"].append(reference_rate(path, level, seconds, seed=rep))
+            for name, (server, paths, conns) in plans.items():
+                runs[name].append(run_wrk(server.port, paths[rep * 97 :] + paths[: rep * 97], seconds, conns))
+    finally:
+        uncached.stop()
+        cached.stop()
+    return {name: median_run(r) for name, r in runs.items()}
+
+
 # -- main -----------------------------------------------------------------------------------------------
 
 
@@ -290,12 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="duration of each timed run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved repetitions (median reported)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         log("wrk not found (apt-get install -y wrk)")
         return 2
     size = args.size or (8192 if args.small else 40000)
-    seconds = args.seconds or (3.0 if args.small else 8.0)
+    seconds = args.seconds or (2.0 if args.small else 4.0)
+    args.repeats = args.repeats or (2 if args.small else 3)
     pair_size = 2048 if args.small else 4096
     BENCH.mkdir(parents=True, exist_ok=True)
     pair = ensure_pair(pair_size)
@@ -303,68 +349,36 @@ def main(argv: list[str] | None = None) -> int:
     big4 = ensure_big_he(size, 4, pair / "he.svs")
     load_before = os.getloadavg()
 
-    log("reference: OpenSlide DeepZoomGenerator(254, 1) + Pillow JPEG q75, in-process, one thread")
-    ref = reference_rate(big2, 0, seconds)
-    ref4_top = reference_rate(big4, 0, seconds)
-    ref4_l1 = reference_rate(big4, 1, seconds)
-    log(f"reference {ref['tiles_per_s']:.0f}/s top; 4x: top {ref4_top['tiles_per_s']:.0f}/s, "
-        f"resampled level {ref4_l1['tiles_per_s']:.0f}/s")
-
     cpu = render_cpu_ms(pair)
     log(f"in-process CPU per tile: {cpu}")
     t = tokens_and_geometry(pair, big2, big4)
-    n_urls = 20000
-    results: dict[str, dict] = {}
-    server = Server(cache_bytes=0, workers=args.workers)
-    try:
-        token, geometry = t["big2"]
-        results["uncached"] = run_wrk(server.port, tile_paths(token, geometry, 0, n_urls, 1), seconds, args.connections)
-        token, geometry = t["big4"]
-        results["uncached_4x_top"] = run_wrk(server.port, tile_paths(token, geometry, 0, n_urls, 2), seconds, args.connections)
-        results["uncached_4x_l1"] = run_wrk(server.port, tile_paths(token, geometry, 1, n_urls, 3), seconds, args.connections)
-        token, geometry = t["fluo"]
-        results["fluorescence"] = run_wrk(server.port, tile_paths(token, geometry, 0, 4000, 4), seconds, args.connections)
-        _, he_geometry = t["pair_he"]
-        results["overlay"] = run_wrk(server.port, viewport_paths(t["overlay"], he_geometry, 4000, 5), seconds, 4)
-        results["overlay_random"] = run_wrk(server.port, tile_paths(t["overlay"], he_geometry, 0, 4000, 6), seconds, 4)
-    finally:
-        server.stop()
-    server = Server(cache_bytes=512 << 20, workers=args.workers)
-    try:
-        token, geometry = t["big2"]
-        hot = tile_paths(token, geometry, 0, 300, 7)
-        run_wrk(server.port, hot, max(1.0, seconds / 2), args.connections)  # warm both workers' caches
-        results["cached"] = run_wrk(server.port, hot, seconds, args.connections)
-    finally:
-        server.stop()
-
-    for name, r in results.items():
-        log(f"{name}: {r['tiles_per_s']:.0f}/s p50 {r['p50_ms']:.1f} ms p95 {r['p95_ms']:.1f} ms "
-            f"(non-2xx {r['non2xx']}, errors {r['errors']})")
+    m = measure(t, big2, big4, seconds, args.repeats, args.workers, args.connections)
+    for name, r in m.items():
+        log(f"{name}: {r['tiles_per_s']:.0f}/s (reps {r['all_tiles_per_s']}) p50 {r.get('p50_ms', 0):.1f} ms "
+            f"p95 {r.get('p95_ms', 0):.1f} ms")
+        if r.get("non2xx") or r.get("errors"):
+            log(f"  {name}: non-2xx {r['non2xx']}, errors {r['errors']}")
+    ref, ref4_top, ref4_l1 = m["reference_2x_top"], m["reference_4x_top"], m["reference_4x_l1"]
     out = {
         "reference_tiles_per_s": round(ref["tiles_per_s"], 1),
-        "uncached_tiles_per_s": round(results["uncached"]["tiles_per_s"], 1),
-        "cached_tiles_per_s": round(results["cached"]["tiles_per_s"], 1),
-        "fluorescence_tiles_per_s": round(results["fluorescence"]["tiles_per_s"], 1),
-        "overlay_p50_ms": round(results["overlay"]["p50_ms"], 2),
-        "overlay_p95_ms": round(results["overlay"]["p95_ms"], 2),
-        "uncached_ratio": round(results["uncached"]["tiles_per_s"] / ref["tiles_per_s"], 2),
-        "cached_ratio": round(results["cached"]["tiles_per_s"] / ref["tiles_per_s"], 2),
-        "uncached_ratio_4x_pyramid": round(results["uncached_4x_l1"]["tiles_per_s"] / ref4_l1["tiles_per_s"], 2),
+        "uncached_tiles_per_s": round(m["uncached"]["tiles_per_s"], 1),
+        "cached_tiles_per_s": round(m["cached"]["tiles_per_s"], 1),
+        "fluorescence_tiles_per_s": round(m["fluorescence"]["tiles_per_s"], 1),
+        "overlay_p50_ms": round(m["overlay"]["p50_ms"], 2),
+        "overlay_p95_ms": round(m["overlay"]["p95_ms"], 2),
+        "uncached_ratio": round(m["uncached"]["tiles_per_s"] / ref["tiles_per_s"], 2),
+        "cached_ratio": round(m["cached"]["tiles_per_s"] / ref["tiles_per_s"], 2),
+        "uncached_ratio_4x_pyramid": round(m["uncached_4x_l1"]["tiles_per_s"] / ref4_l1["tiles_per_s"], 2),
         "details": {
             "slide_px": size,
             "pair_px": pair_size,
             "seconds_per_run": seconds,
+            "repeats": args.repeats,
             "workers": args.workers,
             "connections": args.connections,
-            "reference_2x_top": ref,
             "in_process_cpu": cpu,
-            "reference_4x_top": ref4_top,
-            "reference_4x_resampled_level": ref4_l1,
-            "uncached_ratio_4x_top_level": round(
-                results["uncached_4x_top"]["tiles_per_s"] / ref4_top["tiles_per_s"], 2
-            ),
-            "http": results,
+            "uncached_ratio_4x_top_level": round(m["uncached_4x_top"]["tiles_per_s"] / ref4_top["tiles_per_s"], 2),
+            "runs": m,
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(),
             "cpus": os.cpu_count(),
