@@ -73,3 +73,11 @@ test("render settings encode in the tile server's canonical form and round-trip"
   assert.deepEqual(restored.map((c) => c.visible), [true, false, true]);
   assert.equal(restored[2].gamma, 0.8);
 });
+
+import { ticks } from "../src/charts.js";
+
+test("chart ticks are round numbers that cover the maximum", () => {
+  assert.deepEqual(ticks(9), [0, 5, 10]);
+  assert.deepEqual(ticks(0.8), [0, 0.2, 0.4, 0.6, 0.8]);
+  assert.ok(ticks(1234).at(-1) >= 1234);
+});

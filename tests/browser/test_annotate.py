@@ -88,3 +88,29 @@ def test_annotator_labels_accepts_undoes_and_finds_everything_after_reload(world
         expected = [visible.filter(label_class_id=c).count() for c in world.class_ids]
         assert shown == expected and sum(shown) == 4
         assert not errors, errors
+
+
+def test_saves_made_while_the_server_is_unreachable_arrive_after_it_returns(world, browser):
+    with asgi_server() as base:
+        page = browser.new_page(viewport={"width": 1300, "height": 820})
+        login(page, base, "lay1")
+        _open_next_task(page, base, world.project_id)
+        # the network path to the bulk API goes down
+        page.route("**/api/annotations/bulk/", lambda route: route.abort("internetdisconnected"))
+        page.keyboard.press("1")
+        _click_image(page, 0.40, 0.40)
+        _click_image(page, 0.50, 0.55)
+        wait_until(page, "() => document.querySelector('[data-testid=save-status]').textContent.includes('kept in this browser')")
+        assert page.get_attribute("[data-testid=save-status]", "data-pending") == "2"
+        page.screenshot(path=str(SHOTS / "annotate-offline.png"))
+        assert Annotation.objects.filter(task_id=world.task_id, source="human").count() == 0
+        # reload while still offline: the unsent labels are restored from browser storage
+        page.reload()
+        page.wait_for_selector("#app[data-ready='1']", timeout=30_000)
+        assert page.inner_text("[data-testid=count-1]") == "2"
+        # the network returns: the queue delivers with its backoff (or at once with "Retry now")
+        page.unroute("**/api/annotations/bulk/")
+        page.click("[data-testid=retry-now]")
+        _wait_saved(page)
+        assert Annotation.objects.filter(task_id=world.task_id, source="human", is_deleted=False).count() == 2
+        assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('laypath.savequeue')).length") == 0

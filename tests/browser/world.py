@@ -41,7 +41,7 @@ def user(username: str, *, staff: bool = False):
     return u
 
 
-def write_generated_pair(folder: Path, width: int = 1536, height: int = 1152, seed: int = 3) -> dict:
+def write_generated_pair(folder: Path, width: int = 1280, height: int = 960, seed: int = 3) -> dict:
     """Render a small synthetic pair (no warp) into folder; returns the paths as strings."""
     from mlbackend.engine.synthetic.pair import write_pair  # test helper: tests may import the engine
 
@@ -110,7 +110,7 @@ def build_world(tmp: Path) -> World:
     transform = json.loads(Path(gen["transform"]).read_text())
     registration_record(pair=pair, transform=transform, status="ok", source="manual", metrics={"error_um": 1.2})
     w, h = he.width, he.height
-    region = (w // 4, h // 4, w // 4 + 512, h // 4 + 384)
+    region = (w // 4, h // 4, w // 4 + 480, h // 4 + 360)
     task = _task(project, pair, region, classes, "Field 1")
     Assignment.objects.create(task=task, annotator=lay1)
     props = _proposals(project, pair, task, Path(gen["truth"]), region, classes)
@@ -128,3 +128,23 @@ def _task(project, pair, region, classes, name: str) -> Task:
                                min_x=x0, min_y=y0, max_x=x1, max_y=y1)
     task.classes.set(classes)
     return task
+
+
+def build_two_projects() -> World:
+    """No slide files: lay1 in project A, a task of project B (another lab) that lay1 must not open."""
+    from annotation.models import Slide
+
+    lay1, outsider = user("lay1"), user("outsider")
+    project, classes = _project("Glomeruli (browser test)")
+    other, other_classes = _project("Another lab's project")
+    Membership.objects.create(project=project, user=lay1, role="annotator")
+    Membership.objects.create(project=other, user=outsider, role="annotator")
+    region = (0, 0, 256, 256)
+    tasks = []
+    for p, cls, who in ((project, classes, lay1), (other, other_classes, outsider)):
+        slide = Slide.objects.create(project=p, name="he.svs", file_path="missing/he.svs", status="ready", width=1000, height=1000)
+        pair = SlidePair.objects.create(project=p, name="pair", anatomical=slide)
+        task = _task(p, pair, region, cls, "Field")
+        Assignment.objects.create(task=task, annotator=who)
+        tasks.append(task)
+    return World(project.id, other.id, tasks[0].pair_id, tasks[0].id, tasks[1].id, [c.id for c in classes], [], region)

@@ -49,18 +49,23 @@ export function taskPanel(ws) {
       h("button.small", { testid: "accept-all", onclick: () => ws.acceptAllInView() }, "Accept all in view (Shift+A)")) : null);
   }
 
+  const saveText = h("span");
+  const retryBtn = h("button.small", { testid: "retry-now", onclick: () => ws.queue.retryNow() }, "Retry now");
+  save.append(saveText, " ", retryBtn);
   function renderSave() {
     const st = ws.queue.state();
-    save.className = "save";
-    if (st.conflicts.length) { save.classList.add("bad"); save.textContent = `${st.conflicts.length} conflict(s) need your decision`; }
-    else if (st.failed.length) { save.classList.add("bad"); save.textContent = `${st.failed.length} change(s) refused by the server`; }
+    let cls = "ok", text = "✓ All changes saved", retry = false;
+    if (st.conflicts.length) { cls = "bad"; text = `${st.conflicts.length} conflict(s) need your decision`; }
+    else if (st.failed.length) { cls = "bad"; text = `${st.failed.length} change(s) refused by the server`; }
     else if (st.pending && st.nextRetryAt) {
-      save.classList.add("warn");
+      cls = "warn";
       const secs = Math.max(0, Math.round((st.nextRetryAt - Date.now()) / 1000));
-      save.textContent = `${st.pending} unsaved change(s) kept in this browser — retrying in ${secs}s (${st.lastError})`;
-      save.append(" ", h("button.small", { onclick: () => ws.queue.retryNow() }, "Retry now"));
-    } else if (st.pending || st.inFlight) { save.classList.add("busy"); save.textContent = `Saving ${st.pending} change(s)…`; }
-    else { save.classList.add("ok"); save.textContent = "✓ All changes saved"; }
+      text = `${st.pending} unsaved change(s) kept in this browser — retrying in ${secs}s (${st.lastError})`;
+      retry = true;
+    } else if (st.pending || st.inFlight) { cls = "busy"; text = `Saving ${st.pending} change(s)…`; }
+    save.className = `save ${cls}`;
+    if (saveText.textContent !== text) saveText.textContent = text;
+    retryBtn.hidden = !retry;
     save.dataset.pending = String(st.pending);
     renderConflicts(st);
   }
