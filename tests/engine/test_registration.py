@@ -78,8 +78,8 @@ def test_mirrored_section_is_recovered():
 
 
 def test_unrelated_pair_is_never_ok():
-    he, _ = toy_pair(SIZE, seed=4)
-    _, other = toy_pair(SIZE, _rigid(30.0, 0, 0), seed=5)
+    he, _ = toy_pair(256, seed=4)
+    _, other = toy_pair(256, _rigid(30.0, 0, 0, size=256), seed=5)
     result = register_pair(he, other)
     assert result.status != "ok"
     assert result.reason
@@ -149,7 +149,7 @@ def test_huge_pair_reads_only_low_levels_and_bounded_blocks():
     he = _HugeLazySlide(he_small, side, ("R", "G", "B"))
     ifs = _HugeLazySlide(if_small, side, ("DAPI", "CD3", "AF"))
     bound = 1024 * 1024
-    cfg = RegistrationConfig(max_blocks=24, fine_mpp=(32.0,), max_read_px=bound)
+    cfg = RegistrationConfig(max_blocks=24, fine_mpp=(32.0,), max_read_px=bound, coarse_max_px=512)
     result = register_pair(he, ifs, config=cfg)
     for reads in (he.reads, ifs.reads):
         assert reads and max(w * h for _, _, _, w, h in reads) <= bound

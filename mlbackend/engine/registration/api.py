@@ -122,6 +122,10 @@ def _register(he: SlideReader, if_: SlideReader, cfg: RegistrationConfig, report
         "similarity_null": round(co.ncc_null, 4),
     }
     t, last, notes = _fine_passes(hv, iv, t, overlap, th, nuc, af, cfg, report, metrics)
+    if metrics.get("n_inlier_blocks", 0) < 6:  # no need to validate what the blocks already reject
+        status, reason = quality.decide_status(metrics, notes)
+        return RegistrationResult(SlideTransform(t.affine, None, {"status": status}), status, reason, metrics,
+                                  warnings)
     report(0.85, "checking the result on held-out blocks")
     fine_mpp = last.mpp if last is not None else th.mpp
     ds = float(th.s_he[0, 0])

@@ -106,29 +106,34 @@ def _he_block(view: SlideView, cx: float, cy: float, ds: float, block: int, max_
     return (out if out.ndim == 3 else out[:, :, None]), x0, y0
 
 
-def _block_map(t: SlideTransform, x0: float, y0: float, ds: float, block: int, sub: int = 4):
-    """IF level-0 coordinates of a block's pixel grid: exact on every ``sub``-th node, bilinear between.
-
-    The displacement grid is bilinear over steps far larger than ``sub`` pass pixels, so this is
-    nearly exact while mapping ~15x fewer points.
-    """
-    n = max(2, int(np.ceil((block - 1) / sub)) + 1)
-    j = np.linspace(0, block - 1, n)
-    px, py = np.meshgrid(x0 + ds * (j + 0.5) - 0.5, y0 + ds * (j + 0.5) - 0.5)
-    cx, cy = t.map_grid(px, py)
-    k = np.arange(block) * (n - 1) / (block - 1)
+def _axis_interp(n_out: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    k = np.arange(n_out) * (n - 1) / max(n_out - 1, 1)
     i0 = np.minimum(np.floor(k).astype(int), n - 2)
-    f = k - i0
+    return i0, k - i0
+
+
+def mapped_grid(t: SlideTransform, x0: float, y0: float, ds: float, w: int, h: int,
+                sub: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """IF level-0 coordinates of the pixel grid p = (x0, y0) + ds * (j + 0.5) - 0.5 (w x h pixels).
+
+    Exact on every ``sub``-th node and bilinear between: exact for the affine, and the displacement grid
+    is bilinear over steps far larger than ``sub`` pixels, so ~``sub**2`` times fewer points are mapped.
+    """
+    nx, ny = max(2, int(np.ceil((w - 1) / sub)) + 1), max(2, int(np.ceil((h - 1) / sub)) + 1)
+    jx, jy = np.linspace(0, max(w - 1, 1), nx), np.linspace(0, max(h - 1, 1), ny)
+    px, py = np.meshgrid(x0 + ds * (jx + 0.5) - 0.5, y0 + ds * (jy + 0.5) - 0.5)
+    cx, cy = t.map_grid(px, py)
+    (ix, fx), (iy, fy) = _axis_interp(w, nx), _axis_interp(h, ny)
     up = []
     for c in (cx, cy):  # separable bilinear interpolation in float64 (no BLAS: it thrashes on busy hosts)
-        rows = c[i0] * (1 - f)[:, None] + c[i0 + 1] * f[:, None]
-        up.append(rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :])
+        rows = c[iy] * (1 - fy)[:, None] + c[iy + 1] * fy[:, None]
+        up.append(rows[:, ix] * (1 - fx)[None, :] + rows[:, ix + 1] * fx[None, :])
     return up[0], up[1]
 
 
 def _if_block(view: SlideView, t: SlideTransform, x0: float, y0: float, ds_he: float, ds_if: float,
               block: int, nuc: int, af: int | None, max_px: int) -> np.ndarray:
-    qx, qy = _block_map(t, x0, y0, ds_he, block)
+    qx, qy = mapped_grid(t, x0, y0, ds_he, block, block)
     lvl = view.level_for(ds_if)
     lds = view.level_ds[lvl]
     qx, qy = (qx + 0.5) / lds - 0.5, (qy + 0.5) / lds - 0.5

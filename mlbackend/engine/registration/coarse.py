@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 12
 FEATURE_SIDE = 512  # longest side of the images SIFT runs on
-ECC_SIDE = 320
+ECC_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def intensity_candidate(fixed: np.ndarray, moving: np.ndarray, fmask: np.ndarray
 def ecc_polish(fixed: np.ndarray, moving: np.ndarray, fmask: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Affine refinement maximising the enhanced correlation coefficient; keeps ``h`` if ECC fails."""
     warp = h[:2].astype(np.float32)
-    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-5)
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-4)
     try:
         _, warp = cv2.findTransformECC(fixed.astype(np.float32), moving.astype(np.float32), warp,
                                        cv2.MOTION_AFFINE, crit, fmask.astype(np.uint8), 3)
@@ -192,11 +192,11 @@ def coarse_align(fixed: np.ndarray, moving: np.ndarray, fmask: np.ndarray, mmask
         cands.append((inv @ h @ sc, "phase_correlation", best_n))
     (ef, em, efm, emm), esc = _at_scale(fixed, moving, fmask, mmask, ECC_SIDE)
     einv = np.linalg.inv(esc)
-    scored = []
-    for h, method, n in cands:
-        hp = einv @ ecc_polish(ef, em, efm, esc @ h @ einv) @ esc
-        scored.append((masked_ncc(fixed, moving, fmask, mmask, hp), hp, method, n))
+    scored = sorted(((masked_ncc(fixed, moving, fmask, mmask, h), h, method, n) for h, method, n in cands),
+                    key=lambda c: -c[0])
     if not scored:
         return CoarseResult(np.eye(3), "none", 0, 0.0, 0.0)
-    ncc, h, method, n = max(scored, key=lambda c: c[0])
+    _, h, method, n = scored[0]  # polish only the winner: ECC is the costliest step here
+    h = einv @ ecc_polish(ef, em, efm, esc @ h @ einv) @ esc
+    ncc = masked_ncc(fixed, moving, fmask, mmask, h)
     return CoarseResult(h, method, n, ncc, null_ncc(fixed, moving, fmask, mmask, h))

@@ -7,7 +7,7 @@ import numpy as np
 
 from annotation.imaging.transform import SlideTransform
 
-from .blocks import BlockMatches
+from .blocks import BlockMatches, mapped_grid
 from .fine import MIN_NCC, MIN_PSR
 from .types import QAMap
 
@@ -20,10 +20,7 @@ def warp_to_fixed(moving: np.ndarray, shape: tuple[int, int], t: SlideTransform,
                   s_if: np.ndarray) -> np.ndarray:
     """Resample a moving thumbnail onto the fixed thumbnail grid through a level-0 transform."""
     h, w = shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
-    px = s_he[0, 0] * gx + s_he[0, 2]
-    py = s_he[1, 1] * gy + s_he[1, 2]
-    qx, qy = t.map_grid(px, py)
+    qx, qy = mapped_grid(t, 0.0, 0.0, float(s_he[0, 0]), w, h)
     inv = np.linalg.inv(s_if)
     mx, my = inv[0, 0] * qx + inv[0, 2], inv[1, 1] * qy + inv[1, 2]
     return cv2.remap(moving.astype(np.float32), mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
