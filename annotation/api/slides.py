@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,6 +48,23 @@ from annotation.services.slides import (
 )
 
 
+def documented(request=None, *, binary: bool = False, list_op: str | None = None):
+    """Describe every handler of an APIView to the schema: its input serializer and a JSON (or PNG) answer."""
+    answer = OpenApiTypes.BINARY if binary else OpenApiTypes.OBJECT
+
+    def wrap(cls):
+        for name in ("get", "post", "put", "patch", "delete"):
+            handler = cls.__dict__.get(name)
+            if handler is not None:
+                body = request if name in ("post", "put", "patch") else None
+                schema = extend_schema(request=body, responses={200: answer, 201: answer, 202: answer, 204: None},
+                                       operation_id=list_op if name == "get" else None)
+                setattr(cls, name, schema(handler))
+        return cls
+
+    return wrap
+
+
 def _valid(serializer_class, data) -> dict:
     s = serializer_class(data=data)
     s.is_valid(raise_exception=True)
@@ -59,16 +78,19 @@ def _created(pairs: list) -> list[dict]:
 # -- slides ---------------------------------------------------------------------------------------------------
 
 
+@documented()
 class ProjectSlides(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         return Response([slide_payload(s) for s in slide_list_for_user(user=request.user, project_id=project_id)])
 
 
+@documented()
 class SlideDetail(APIView):
     def get(self, request: Request, slide_id: int) -> Response:
         return Response(slide_payload(slide_get_for_user(user=request.user, slide_id=slide_id)))
 
 
+@documented(binary=True)
 class SlideImage(APIView):
     name = "thumbnail"
 
@@ -80,6 +102,7 @@ class SlideImage(APIView):
         return response
 
 
+@documented()
 class SlideDzi(APIView):
     def get(self, request: Request, slide_id: int) -> Response:
         slide = slide_get_for_user(user=request.user, slide_id=slide_id)
@@ -103,6 +126,7 @@ def _upload_body(state: uploads.UploadState) -> dict:
             "job": state.job_id, "chunk_max_bytes": uploads.CHUNK_MAX_BYTES}
 
 
+@documented(UploadCreateIn)
 class UploadList(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(UploadCreateIn, request.data)
@@ -112,6 +136,7 @@ class UploadList(APIView):
         return Response(_upload_body(state), status=status.HTTP_201_CREATED)
 
 
+@documented(OpenApiTypes.BINARY)
 class UploadDetail(APIView):
     def get(self, request: Request, upload_id: str) -> Response:
         return Response(_upload_body(_upload_for(request, upload_id)))
@@ -130,6 +155,7 @@ class UploadDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@documented()
 class UploadComplete(APIView):
     def post(self, request: Request, upload_id: str) -> Response:
         state = _upload_for(request, upload_id)
@@ -138,12 +164,14 @@ class UploadComplete(APIView):
                         status=status.HTTP_202_ACCEPTED)
 
 
+@documented()
 class ProjectImportable(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         project_get_for_user(user=request.user, project_id=project_id, roles=MANAGERS)
         return Response({"files": importable_list()})
 
 
+@documented(ImportIn)
 class ProjectImport(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id, roles=MANAGERS)
@@ -156,6 +184,7 @@ class ProjectImport(APIView):
 # -- pairs ----------------------------------------------------------------------------------------------------
 
 
+@documented(PairCreateIn)
 class ProjectPairs(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         return Response([pair_payload(p) for p in pair_list_for_user(user=request.user, project_id=project_id)])
@@ -168,6 +197,7 @@ class ProjectPairs(APIView):
         return Response(pair_payload(pair), status=status.HTTP_201_CREATED)
 
 
+@documented(PairUpdateIn)
 class PairDetail(APIView):
     def get(self, request: Request, pair_id: int) -> Response:
         return Response(pair_payload(pair_get_for_user(user=request.user, pair_id=pair_id)))
@@ -180,6 +210,7 @@ class PairDetail(APIView):
         return Response(pair_payload(pair))
 
 
+@documented()
 class PairViewer(APIView):
     def get(self, request: Request, pair_id: int) -> Response:
         return Response(pair_viewer(pair=pair_get_for_user(user=request.user, pair_id=pair_id)))
@@ -188,6 +219,7 @@ class PairViewer(APIView):
 # -- registration ------------------------------------------------------------------------------------------------
 
 
+@documented()
 class PairRegister(APIView):
     def post(self, request: Request, pair_id: int) -> Response:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id, roles=MANAGERS)
@@ -195,6 +227,7 @@ class PairRegister(APIView):
         return Response({"job": str(job.id), "status": job.status}, status=status.HTTP_202_ACCEPTED)
 
 
+@documented(AffineIn)
 class PairRegistration(APIView):
     def get(self, request: Request, pair_id: int) -> Response:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id)
@@ -208,6 +241,7 @@ class PairRegistration(APIView):
         return Response(reg_services.registration_payload(reg, current=reg.pair), status=status.HTTP_201_CREATED)
 
 
+@documented(LandmarksIn)
 class PairLandmarks(APIView):
     def post(self, request: Request, pair_id: int) -> Response:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id, roles=MANAGERS)
@@ -217,12 +251,14 @@ class PairLandmarks(APIView):
         return Response(reg_services.registration_payload(reg, current=pair), status=status.HTTP_201_CREATED)
 
 
+@documented()
 class PairRegistrations(APIView):
     def get(self, request: Request, pair_id: int) -> Response:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id)
         return Response([reg_services.registration_payload(r, current=pair) for r in pair.registrations.order_by("-version")])
 
 
+@documented()
 class PairRegistrationActivate(APIView):
     def post(self, request: Request, pair_id: int, version: int) -> Response:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id, roles=MANAGERS)
@@ -236,12 +272,14 @@ def _version_param(request: Request) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+@documented()
 class PairRegistrationQA(APIView):
     def get(self, request: Request, pair_id: int) -> Response:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id)
         return Response(registration_qa(pair=pair, version=_version_param(request)))
 
 
+@documented(binary=True)
 class PairCheckerboard(APIView):
     def get(self, request: Request, pair_id: int) -> HttpResponse:
         pair = pair_get_for_user(user=request.user, pair_id=pair_id)
@@ -254,6 +292,7 @@ class PairCheckerboard(APIView):
 # -- jobs ------------------------------------------------------------------------------------------------------
 
 
+@documented(list_op="jobs_list")
 class JobList(APIView):
     def get(self, request: Request) -> Response:
         project = request.query_params.get("project")
@@ -264,6 +303,7 @@ class JobList(APIView):
         return Response([job_payload(j) for j in jobs[:200]])
 
 
+@documented()
 class JobDetail(APIView):
     def get(self, request: Request, job_id) -> Response:
         return Response(job_payload(job_get_for_user(user=request.user, job_id=job_id)))
