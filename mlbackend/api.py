@@ -115,6 +115,17 @@ class ProjectPreannotateView(APIView):
         return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)
 
 
+class ProjectConsensusView(APIView):
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Rebuild consensus, review queue, quality and task priorities now (managers, reviewers, admins)."""
+        from mlbackend.pipelines.consensus import consensus_enqueue
+
+        project = project_get_for_user(user=request.user, project_id=project_id, roles=REVIEWERS)
+        job = consensus_enqueue(project_id=project.id, created_by=request.user)
+        return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)
+
+
 class ClickIn(serializers.Serializer):
     pair = serializers.IntegerField()
     x = serializers.FloatField(min_value=0)

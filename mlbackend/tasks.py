@@ -39,3 +39,19 @@ def infer_tasks(job_id: str) -> None:
     from mlbackend.pipelines.inference import preannotate_run
 
     preannotate_run(job_id=job_id)
+
+
+@shared_task(name="mlbackend.consensus", time_limit=3600, soft_time_limit=3540, acks_late=True)
+def rebuild_consensus(job_id: str) -> None:
+    """Rebuild consensus, review queue, annotator quality and task priorities of a project."""
+    from mlbackend.pipelines.consensus import consensus_run
+
+    consensus_run(job_id=job_id)
+
+
+@shared_task(name="mlbackend.gold_score", time_limit=300)
+def gold_score(task_id: int, user_id: int) -> None:
+    """Score a submitted gold task (onboarding and continuous quality)."""
+    from mlbackend.pipelines.gold import gold_score_run
+
+    gold_score_run(task_id=task_id, user_id=user_id)

@@ -1,0 +1,169 @@
+"""Consensus results, review queues and their resolution; annotator quality and task priorities.
+
+Written by the ML backend's consensus pipeline (through these services only) and by reviewers.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.errors import InvalidInput, InvalidTransition
+from annotation.events import broadcast, project_group
+from annotation.geometry import validate_geometry
+from annotation.models import (
+    AgreementSnapshot,
+    Annotation,
+    AnnotationEvent,
+    AnnotatorQuality,
+    LabelClass,
+    ReviewItem,
+    Task,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsensusLabel:
+    task_id: int
+    class_name: str
+    posterior: float
+    x: float
+    y: float
+    ring: tuple[tuple[float, float], ...] | None
+    support: int
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    task_id: int
+    x: float
+    y: float
+    score: float
+    reason: str
+    reasons: tuple[str, ...]
+    competing: list[dict]
+
+
+def _geometry(x: float, y: float, ring) -> dict:
+    if ring and len(ring) >= 3:
+        pts = [[float(a), float(b)] for a, b in ring]
+        return {"type": "Polygon", "coordinates": [pts + [pts[0]]]}
+    return {"type": "Point", "coordinates": [float(x), float(y)]}
+
+
+@transaction.atomic
+def consensus_replace(*, project_id: int, labels: list[ConsensusLabel]) -> int:
+    """Replace the project's consensus annotations (one per agreed cell, confidence = posterior)."""
+    classes = dict(LabelClass.objects.filter(project_id=project_id).values_list("name", "id"))
+    pairs = dict(Task.objects.filter(project_id=project_id).values_list("id", "pair_id"))
+    Annotation.objects.filter(project_id=project_id, source=Annotation.Source.CONSENSUS).delete()
+    rows = []
+    for lab in labels:
+        if lab.class_name not in classes or lab.task_id not in pairs:
+            continue
+        try:
+            info = validate_geometry(_geometry(lab.x, lab.y, lab.ring))
+        except InvalidInput:
+            info = validate_geometry(_geometry(lab.x, lab.y, None))
+        rows.append(Annotation(
+            id=uuid.uuid4(), project_id=project_id, pair_id=pairs[lab.task_id], task_id=lab.task_id,
+            label_class_id=classes[lab.class_name], geom_type=info.geom_type, geometry=info.geometry,
+            min_x=info.min_x, min_y=info.min_y, max_x=info.max_x, max_y=info.max_y, cx=info.cx, cy=info.cy,
+            source=Annotation.Source.CONSENSUS, confidence=round(float(lab.posterior), 4),
+            weight=round(float(lab.posterior), 4), properties={"support": lab.support},
+        ))
+    Annotation.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+@transaction.atomic
+def review_queue_replace(*, project_id: int, entries: list[QueueEntry], generation: int) -> int:
+    """Replace the open review items of a project (resolved ones stay as history); pushes review.changed."""
+    pairs = dict(Task.objects.filter(project_id=project_id).values_list("id", "pair_id"))
+    ReviewItem.objects.filter(project_id=project_id, status=ReviewItem.Status.OPEN).delete()
+    items = [
+        ReviewItem(project_id=project_id, pair_id=pairs[e.task_id], task_id=e.task_id, x=e.x, y=e.y, score=e.score,
+                   reason=e.reason, reasons=list(e.reasons), competing=e.competing, generation=generation)
+        for e in entries if e.task_id in pairs
+    ]
+    ReviewItem.objects.bulk_create(items, batch_size=2000)
+    broadcast([project_group(project_id)], "review.changed", {"project": project_id, "open": len(items)})
+    return len(items)
+
+
+@transaction.atomic
+def quality_record(*, project_id: int, rows: dict[int, dict]) -> None:
+    """Store the latest quality figures per annotator (user id -> fields of AnnotatorQuality)."""
+    fields = {f.name for f in AnnotatorQuality._meta.get_fields()}
+    for user_id, values in rows.items():
+        clean = {k: v for k, v in values.items() if k in fields and k not in {"id", "project", "user"}}
+        AnnotatorQuality.objects.update_or_create(project_id=project_id, user_id=user_id, defaults=clean)
+
+
+def agreement_snapshot_record(*, project_id: int, **values) -> AgreementSnapshot:
+    return AgreementSnapshot.objects.create(project_id=project_id, **values)
+
+
+@transaction.atomic
+def task_priorities_record(*, priorities: dict[int, float]) -> None:
+    """Active learning: distribution serves high-priority tasks first."""
+    for task_id, priority in priorities.items():
+        Task.objects.filter(id=task_id).update(priority=round(float(priority), 6))
+
+
+RESOLUTIONS = ("pick", "fix", "reject", "dismiss")
+
+
+def _label_snapshot(a: Annotation) -> dict:
+    return {"class": a.label_class_id, "geometry": a.geometry, "weight": a.weight, "status": a.status}
+
+
+@transaction.atomic
+def review_resolve(*, item: ReviewItem, actor, action: str, class_name: str | None = None,
+                   geometry: dict | None = None) -> ReviewItem:
+    """Resolve a review item: pick/fix writes a high-weight review label, reject zeroes the competing labels."""
+    item = ReviewItem.objects.select_for_update(of=("self",)).select_related("task__pair__anatomical").get(id=item.id)
+    if item.status != ReviewItem.Status.OPEN:
+        raise InvalidTransition(f"This review item is already {item.status}.", code="already_resolved")
+    if action not in RESOLUTIONS:
+        raise InvalidInput(f"action must be one of {', '.join(RESOLUTIONS)}.")
+    competing_ids = [lid for c in item.competing for lid in c.get("label_ids", [])]
+    resolution: dict = {"action": action}
+    if action in ("pick", "fix"):
+        label_class = LabelClass.objects.filter(project_id=item.project_id, name=class_name).first()
+        if label_class is None:
+            raise InvalidInput("Pick or fix needs a class of this project.", code="invalid_class")
+        slide = item.task.pair.anatomical if item.task else None
+        info = validate_geometry(geometry or {"type": "Point", "coordinates": [item.x, item.y]},
+                                 width=getattr(slide, "width", None) or None, height=getattr(slide, "height", None) or None)
+        review = Annotation.objects.create(
+            project_id=item.project_id, pair_id=item.pair_id, task_id=item.task_id, label_class=label_class,
+            geom_type=info.geom_type, geometry=info.geometry, min_x=info.min_x, min_y=info.min_y, max_x=info.max_x,
+            max_y=info.max_y, cx=info.cx, cy=info.cy, source=Annotation.Source.REVIEW, author=actor,
+            status=Annotation.Status.ACCEPTED, properties={"review_item": item.id},
+        )
+        AnnotationEvent.objects.create(annotation=review, action=AnnotationEvent.Action.REVIEW, actor=actor, version=1,
+                                       after={**_label_snapshot(review), "review_item": item.id})
+        resolution.update(annotation=str(review.id), class_name=class_name)
+    if action == "reject":
+        for label in Annotation.objects.select_for_update().filter(id__in=competing_ids, is_deleted=False):
+            before = _label_snapshot(label)
+            label.weight = 0.0
+            label.version += 1
+            label.save(update_fields=["weight", "version", "updated_at"])
+            AnnotationEvent.objects.create(annotation=label, action=AnnotationEvent.Action.REVIEW, actor=actor,
+                                           version=label.version, before=before,
+                                           after={**_label_snapshot(label), "review_item": item.id})
+    item.status = ReviewItem.Status.DISMISSED if action == "dismiss" else ReviewItem.Status.RESOLVED
+    item.resolution = resolution
+    item.resolved_by = actor
+    item.resolved_at = timezone.now()
+    item.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
+    broadcast([project_group(item.project_id)], "review.changed", {"project": item.project_id, "resolved": item.id})
+    return item
