@@ -95,8 +95,11 @@ class SlideImage(APIView):
     name = "thumbnail"
 
     def get(self, request: Request, slide_id: int, name: str | None = None) -> FileResponse:
-        slide = slide_get_for_user(user=request.user, slide_id=slide_id)
-        path = slide_image_path(slide=slide, name=name or self.name)
+        name = name or self.name
+        # label and macro photos can carry patient identifiers: managers only
+        roles = None if name == "thumbnail" else MANAGERS
+        slide = slide_get_for_user(user=request.user, slide_id=slide_id, roles=roles)
+        path = slide_image_path(slide=slide, name=name)
         response = FileResponse(open(path, "rb"), content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response

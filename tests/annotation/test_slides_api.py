@@ -186,3 +186,12 @@ def test_pair_with_slide_of_another_project_is_refused(pair_ctx, tmp_path):
     with pytest.raises(reg_services.InvalidInput):
         pair_create(project=pair_ctx["project"], name="x", anatomical_id=pair_ctx["he"].id, molecular_id=foreign.id)
     assert SlidePair.objects.count() == 1
+
+
+def test_label_and_macro_images_are_for_managers_only(pair_ctx, client):
+    url = f"/api/slides/{pair_ctx['he'].id}/images/label/"
+    client.force_login(pair_ctx["annotator"])
+    assert client.get(url).status_code == 403
+    client.force_login(pair_ctx["manager"])
+    assert client.get(url).status_code == 404  # a generic TIFF has no label image
+    assert client.get(f"/api/slides/{pair_ctx['he'].id}/images/thumbnail/").status_code == 200
