@@ -32,6 +32,11 @@ app.conf.update(
             "schedule": 60.0 * float(os.environ.get("RETRAIN_CHECK_MINUTES", "30")),
             "options": {"queue": "default", "expires": 300},
         },
+        "consensus-check": {
+            "task": "mlbackend.consensus_check",
+            "schedule": 60.0 * float(os.environ.get("CONSENSUS_CHECK_MINUTES", "10")),
+            "options": {"queue": "default", "expires": 300},
+        },
         "worker-heartbeat-prune": {
             "task": "laypath.prune_heartbeats",
             "schedule": 600.0,

@@ -178,3 +178,20 @@ def retrain_check_run() -> dict:
             training_enqueue(project_id=project_id, created_by=None, reason=f"{now - last} new labels")
             started.append(project_id)
     return {"started": started}
+
+
+def consensus_check_run() -> dict:
+    """For every project whose human labels changed since its last consensus: queue a rebuild."""
+    from annotation.models import AgreementSnapshot, Annotation
+    from mlbackend.pipelines.consensus import consensus_enqueue
+
+    queued = []
+    for project_id in Project.objects.values_list("id", flat=True):
+        last = AgreementSnapshot.objects.filter(project_id=project_id).order_by("-at").values_list("at", flat=True).first()
+        changed = Annotation.objects.filter(project_id=project_id, source=Annotation.Source.HUMAN)
+        if last is not None:
+            changed = changed.filter(updated_at__gt=last)
+        if changed.exists():
+            consensus_enqueue(project_id=project_id)
+            queued.append(project_id)
+    return {"queued": queued}

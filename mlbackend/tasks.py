@@ -55,3 +55,11 @@ def gold_score(task_id: int, user_id: int) -> None:
     from mlbackend.pipelines.gold import gold_score_run
 
     gold_score_run(task_id=task_id, user_id=user_id)
+
+
+@shared_task(name="mlbackend.consensus_check", time_limit=120)
+def consensus_check() -> dict:
+    """Periodic: rebuild consensus where labels changed since the last rebuild."""
+    from mlbackend.services import consensus_check_run
+
+    return consensus_check_run()
