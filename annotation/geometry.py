@@ -43,10 +43,10 @@ def _position(value: object, where: str) -> list[float]:
     return [_number(value[0], where), _number(value[1], where)]
 
 
-def _check_bounds(points: np.ndarray, width: float | None, height: float | None) -> None:
+def _check_bounds(points: list[list[float]], width: float | None, height: float | None) -> None:
     if width is None or height is None or width <= 0 or height <= 0:
         return
-    if points[:, 0].min() < 0 or points[:, 1].min() < 0 or points[:, 0].max() > width or points[:, 1].max() > height:
+    if any(x < 0 or y < 0 or x > width or y > height for x, y in points):
         raise InvalidGeometry(f"Geometry lies outside the slide bounds (0..{width:g}, 0..{height:g}).")
 
 
@@ -96,31 +96,62 @@ def ring_self_intersects(ring: np.ndarray) -> bool:
     return False
 
 
-def _ring_area_centroid(ring: np.ndarray) -> tuple[float, float, float]:
-    x, y = ring[:-1, 0], ring[:-1, 1]
-    x1, y1 = ring[1:, 0], ring[1:, 1]
-    cross = x * y1 - x1 * y
-    area = cross.sum() / 2.0
-    if area == 0:
-        return 0.0, float(x.mean()), float(y.mean())
-    cx = ((x + x1) * cross).sum() / (6.0 * area)
-    cy = ((y + y1) * cross).sum() / (6.0 * area)
-    return float(area), float(cx), float(cy)
+def _ring_self_intersects_small(ring: list[list[float]]) -> bool:
+    """The same test as ring_self_intersects in plain Python (faster below a few dozen vertices)."""
+    n = len(ring) - 1
+    for i in range(n):
+        (ax, ay), (bx, by) = ring[i], ring[i + 1]
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue
+            (cx, cy), (dx, dy) = ring[j], ring[j + 1]
+            d1 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+            d2 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+            d3 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx)
+            d4 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx)
+            if d1 * d2 < 0 and d3 * d4 < 0:
+                return True
+            for d, (px, py), (sx, sy), (tx, ty) in (
+                (d1, (cx, cy), (ax, ay), (bx, by)),
+                (d2, (dx, dy), (ax, ay), (bx, by)),
+                (d3, (ax, ay), (cx, cy), (dx, dy)),
+                (d4, (bx, by), (cx, cy), (dx, dy)),
+            ):
+                if d == 0 and min(sx, tx) <= px <= max(sx, tx) and min(sy, ty) <= py <= max(sy, ty):
+                    return True
+    return False
 
 
-def _validate_ring(raw: object, where: str, budget: int) -> np.ndarray:
+def _ring_area_centroid(ring: list[list[float]]) -> tuple[float, float, float]:
+    area2 = sx = sy = 0.0
+    for (x, y), (x1, y1) in zip(ring[:-1], ring[1:]):
+        cross = x * y1 - x1 * y
+        area2 += cross
+        sx += (x + x1) * cross
+        sy += (y + y1) * cross
+    if area2 == 0:
+        n = len(ring) - 1
+        return 0.0, sum(p[0] for p in ring[:-1]) / n, sum(p[1] for p in ring[:-1]) / n
+    return area2 / 2.0, sx / (3.0 * area2), sy / (3.0 * area2)
+
+
+SMALL_RING = 48
+
+
+def _validate_ring(raw: object, where: str, budget: int) -> list[list[float]]:
     if not isinstance(raw, list):
         raise InvalidGeometry(f"{where}: a ring is a list of positions.")
     if len(raw) > budget:
         raise InvalidGeometry(f"Polygon has more than {MAX_VERTICES} vertices.")
     if len(raw) < 4:
         raise InvalidGeometry(f"{where}: a ring needs at least 4 positions (3 distinct and the closing one).")
-    ring = np.array([_position(p, where) for p in raw], dtype=np.float64)
-    if not np.array_equal(ring[0], ring[-1]):
+    ring = [_position(p, where) for p in raw]
+    if ring[0] != ring[-1]:
         raise InvalidGeometry(f"{where}: the ring is not closed (the last position must equal the first).")
-    if np.any(np.all(ring[1:] == ring[:-1], axis=1)):
+    if any(a == b for a, b in zip(ring[:-1], ring[1:])):
         raise InvalidGeometry(f"{where}: the ring repeats a vertex.")
-    if ring_self_intersects(ring):
+    simple = _ring_self_intersects_small(ring) if len(ring) <= SMALL_RING else ring_self_intersects(np.array(ring))
+    if simple:
         raise InvalidGeometry(f"{where}: the ring intersects itself.")
     area, _, _ = _ring_area_centroid(ring)
     if area == 0:
@@ -133,26 +164,17 @@ def _polygon(coordinates: object, width: float | None, height: float | None) -> 
         raise InvalidGeometry("Polygon coordinates must be a non-empty list of rings.")
     if len(coordinates) > MAX_RINGS:
         raise InvalidGeometry(f"Polygon has more than {MAX_RINGS} rings.")
-    rings: list[np.ndarray] = []
+    rings: list[list[list[float]]] = []
     budget = MAX_VERTICES
     for k, raw in enumerate(coordinates):
         ring = _validate_ring(raw, "outer ring" if k == 0 else f"hole {k}", budget)
         budget -= len(ring)
         rings.append(ring)
-    outer = rings[0]
-    _check_bounds(np.concatenate(rings), width, height)
-    _, cx, cy = _ring_area_centroid(outer)
-    geometry = {"type": "Polygon", "coordinates": [ring.tolist() for ring in rings]}
-    return GeometryInfo(
-        geom_type="Polygon",
-        geometry=geometry,
-        min_x=float(outer[:, 0].min()),
-        min_y=float(outer[:, 1].min()),
-        max_x=float(outer[:, 0].max()),
-        max_y=float(outer[:, 1].max()),
-        cx=cx,
-        cy=cy,
-    )
+    xs = [p[0] for p in rings[0]]
+    ys = [p[1] for p in rings[0]]
+    _check_bounds([p for ring in rings for p in ring], width, height)
+    _, cx, cy = _ring_area_centroid(rings[0])
+    return GeometryInfo("Polygon", {"type": "Polygon", "coordinates": rings}, min(xs), min(ys), max(xs), max(ys), cx, cy)
 
 
 def validate_geometry(geometry: object, *, width: float | None = None, height: float | None = None) -> GeometryInfo:
@@ -163,7 +185,7 @@ def validate_geometry(geometry: object, *, width: float | None = None, height: f
     coordinates = geometry.get("coordinates")
     if kind == "Point":
         x, y = _position(coordinates, "Point")
-        _check_bounds(np.array([[x, y]]), width, height)
+        _check_bounds([[x, y]], width, height)
         return GeometryInfo("Point", {"type": "Point", "coordinates": [x, y]}, x, y, x, y, x, y)
     if kind == "Polygon":
         return _polygon(coordinates, width, height)

@@ -16,7 +16,7 @@ from annotation.selectors.projects import Access, user_role
 MAX_FEATURES = 3000  # beyond this many polygons in view, send centroids
 MAX_POINTS = 20000  # beyond this many centroids, send counts per bin
 ZOOM_POINTS = 16.0  # level-0 px per screen px from which cells are dots, not outlines
-ZOOM_BINS = 128.0  # ... and from which they are counted per bin
+ZOOM_BINS = 64.0  # ... and from which they are counted per bin
 DEFAULT_BINS = 64
 MAX_BINS = 256
 
@@ -133,16 +133,26 @@ def _filters_sql(query: ViewportQuery, visibility: Visibility) -> tuple[str, lis
     return sql, params
 
 
+# JSON text is concatenated in SQL (about a quarter faster than json_build_object/json_agg here); every
+# piece is a uuid, a number, an enum string or jsonb text, so nothing needs escaping.
+_NUM = "coalesce(to_json({})::text, 'null')"
 FEATURE_SQL = (
-    "json_build_object('id', id, 'version', version, 'label_class', label_class_id, 'source', source,"
-    " 'status', status, 'task', task_id, 'author', author_id, 'confidence', confidence, 'geometry', geometry)"
+    "concat('{\"id\":\"', id, '\",\"version\":', version, ',\"label_class\":', " + _NUM.format("label_class_id")
+    + ", ',\"source\":\"', source, '\",\"status\":\"', status, '\",\"task\":', " + _NUM.format("task_id")
+    + ", ',\"author\":', " + _NUM.format("author_id") + ", ',\"confidence\":', " + _NUM.format("confidence")
+    + ", ',\"geometry\":', geometry::text, '}')"
 )
-POINT_SQL = "json_build_array(id, round(cx::numeric, 1), round(cy::numeric, 1), label_class_id, source)"
+FEATURE_COLUMNS = "a.id, a.version, a.label_class_id, a.source, a.status, a.task_id, a.author_id, a.confidence, a.geometry"
+POINT_SQL = (
+    "concat('[\"', id, '\",', round(cx * 10) / 10, ',', round(cy * 10) / 10, ',', "
+    + _NUM.format("label_class_id") + ", ',\"', source, '\"]')"
+)
+POINT_COLUMNS = "a.id, a.cx, a.cy, a.label_class_id, a.source"
 
 
 def _capped_json(where: str, params: list, element: str, cap: int, columns: str) -> tuple[int, str]:
     sql = (
-        f"SELECT count(*), coalesce(json_agg({element}), '[]')::text FROM "
+        f"SELECT count(*), '[' || coalesce(string_agg({element}, ','), '') || ']' FROM "
         f"(SELECT {columns} FROM annotation_annotation a WHERE {where} LIMIT %s) s"
     )
     with connection.cursor() as cursor:
@@ -171,12 +181,11 @@ def _bins_sql(where: str, params: list, query: ViewportQuery) -> tuple[dict, str
 def _viewport_postgres(query: ViewportQuery, visibility: Visibility) -> bytes:
     where, params = _filters_sql(query, visibility)
     if query.zoom < ZOOM_POINTS:
-        count, text = _capped_json(where, params, FEATURE_SQL, MAX_FEATURES, "a.*")
+        count, text = _capped_json(where, params, FEATURE_SQL, MAX_FEATURES, FEATURE_COLUMNS)
         if count <= MAX_FEATURES:
             return b'{"mode":"features","count":%d,"features":%s}' % (count, text.encode())
     if query.zoom < ZOOM_BINS:
-        columns = "a.id, a.cx, a.cy, a.label_class_id, a.source"
-        count, text = _capped_json(where, params, POINT_SQL, MAX_POINTS, columns)
+        count, text = _capped_json(where, params, POINT_SQL, MAX_POINTS, POINT_COLUMNS)
         if count <= MAX_POINTS:
             return b'{"mode":"points","count":%d,"points":%s}' % (count, text.encode())
     head, cells = _bins_sql(where, params, query)

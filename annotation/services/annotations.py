@@ -36,6 +36,7 @@ from annotation.models import (
 )
 from annotation.selectors.annotations import Visibility, visibility_for
 from annotation.selectors.projects import Access, user_role
+from annotation.services.annotations_copy import NewEvent, insert_annotations
 
 logger = logging.getLogger(__name__)
 MAX_BULK_ITEMS = 1000
@@ -283,7 +284,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         if row is None:
             row = _create(ctx, access, item, pair)
             creates.append(row)
-            events.append(AnnotationEvent(annotation=row, action=AnnotationEvent.Action.CREATE, actor=actor, version=1, after=_content(row)))
+            events.append(NewEvent(row.id, AnnotationEvent.Action.CREATE, actor.id, 1, None, _content(row)))
             results.append({"id": str(row.id), "op": item.op, "result": "created", "version": row.version, "annotation": annotation_to_dict(row)})
             continue
         if _is_replay(ctx, row, item, pair):
@@ -298,17 +299,16 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         row.version += 1
         row.updated_at = now
         updates.append(row)
-        events.append(AnnotationEvent(annotation=row, action=ACTION[item.op], actor=actor, version=row.version, before=before, after=_content(row)))
+        events.append(NewEvent(row.id, ACTION[item.op], actor.id, row.version, before, _content(row)))
         results.append({"id": str(row.id), "op": item.op, "result": RESULT[item.op], "version": row.version, "annotation": annotation_to_dict(row)})
     if conflicts:
         raise VersionConflict(
             f"{len(conflicts)} annotation(s) changed since you loaded them; nothing was saved.",
             extra={"conflicts": conflicts, "current": conflicts[0]["current"]},
         )
-    Annotation.objects.bulk_create(creates)
     if updates:
         Annotation.objects.bulk_update(updates, list(MUTABLE))
-    AnnotationEvent.objects.bulk_create(events)
+    insert_annotations(creates, events)
     _broadcast_changes(ctx, creates + updates)
     response = {"results": results, "replayed": False}
     if request_key is not None:
@@ -374,8 +374,8 @@ def annotation_accept_in_view(
         row.version += 1
         row.updated_at = now
         action = AnnotationEvent.Action.REJECT if reject else AnnotationEvent.Action.ACCEPT
-        events.append(AnnotationEvent(annotation=row, action=action, actor=actor, version=row.version, before=before, after=_content(row)))
+        events.append(NewEvent(row.id, action, actor.id, row.version, before, _content(row)))
     Annotation.objects.bulk_update(rows, ["status", "version", "updated_at"])
-    AnnotationEvent.objects.bulk_create(events)
+    insert_annotations([], events)
     _broadcast_changes(ctx, rows)
     return [str(r.id) for r in rows]

@@ -72,3 +72,18 @@ def test_ring_touching_itself_at_a_vertex_is_refused():
     ring = [[0, 0], [4, 0], [2, 2], [4, 4], [0, 4], [2, 2], [0, 0]]
     with pytest.raises(InvalidGeometry):
         validate_geometry({"type": "Polygon", "coordinates": [ring]})
+
+
+def test_small_ring_check_agrees_with_the_vectorised_one():
+    import random
+
+    import numpy as np
+
+    from annotation.geometry import _ring_self_intersects_small
+
+    rng = random.Random(3)
+    for _ in range(300):
+        n = rng.randint(3, 9)
+        ring = [[float(rng.randint(0, 6)), float(rng.randint(0, 6))] for _ in range(n)]
+        ring.append(ring[0])
+        assert _ring_self_intersects_small(ring) == ring_self_intersects(np.array(ring))
