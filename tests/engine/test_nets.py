@@ -42,3 +42,19 @@ def test_device_helper_picks_cpu_without_cuda_and_honours_preference() -> None:
         assert pick_device().type == "cpu"
     assert configure_threads(1) == 1
     assert torch.get_num_threads() == 1
+
+
+def test_fused_network_gives_the_same_outputs() -> None:
+    from mlbackend.engine.nets import fuse_for_inference
+
+    net = CellNet(NetConfig(width=8, depth=2))
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):  # give BatchNorm non-trivial running statistics
+            net(torch.rand(2, 3, 32, 32))
+    net.eval()
+    fused = fuse_for_inference(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), fused(x), atol=1e-4)

@@ -174,3 +174,37 @@ def test_train_refuses_samples_without_labels() -> None:
 def test_config_round_trips_through_dict() -> None:
     cfg = TrainConfig(net=NetConfig(width=8), corrective=CorrectiveConfig(enabled=True), epochs=3)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_self_training_keeps_only_images_stable_across_snapshots(monkeypatch) -> None:  # noqa: ANN001
+    from mlbackend.engine.inference import CellPrediction, PostConfig
+    from mlbackend.engine.training import selftrain
+
+    net = CellNet(NetConfig(width=4, depth=1))
+    snaps = []
+    for v in (0.0, 1.0, 2.0):
+        state = {k: t.clone() for k, t in net.state_dict().items()}
+        first = next(iter(state))
+        state[first] = torch.full_like(state[first], v)
+        snaps.append(state)
+    stable, shaky = np.zeros((8, 8, 3), np.uint8), np.ones((8, 8, 3), np.uint8)
+
+    def fake_maps(probe, image):  # noqa: ANN001, ANN202
+        return float(next(iter(probe.state_dict().values())).flatten()[0]), int(image[0, 0, 0])
+
+    def fake_cells(key, post):  # noqa: ANN001, ANN202
+        snap, which = key
+        shift = 0.0 if which == 0 else 40.0 * snap  # the shaky image's cells move between snapshots
+        return [CellPrediction(x=10 + shift, y=10, cls=1, confidence=0.9, polygon=()),
+                CellPrediction(x=60 + shift, y=60, cls=2, confidence=0.3, polygon=())]
+
+    monkeypatch.setattr(selftrain, "predict_maps", fake_maps)
+    monkeypatch.setattr(selftrain, "cells_from_maps", fake_cells)
+    cfg = selftrain.SelfTrainConfig(enabled=True, stability_threshold=0.8, min_confidence=0.5, pseudo_weight=0.4)
+    scores = selftrain.stability_scores(snaps, net, [stable, shaky], cfg, PostConfig())
+    assert [s.selected for s in scores] == [True, False]
+    assert scores[0].score == pytest.approx(1.0) and scores[1].score < 0.5
+    net.load_state_dict(snaps[-1])
+    pseudo = selftrain.pseudo_samples(net, [stable, shaky], scores, cfg, PostConfig())
+    assert len(pseudo) == 1 and pseudo[0].mode == "sparse"
+    assert [(lab.cls, lab.weight) for lab in pseudo[0].labels] == [(1, 0.4)]  # the unconfident cell is left out

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
 
 from mlbackend.engine.inference.maps import Maps
@@ -36,10 +35,22 @@ class PostConfig:
 
 
 def find_peaks(centre: np.ndarray, cfg: PostConfig) -> np.ndarray:
-    """(N, 2) int (row, col) local maxima of the centre heatmap above the threshold."""
-    return peak_local_max(
-        centre, min_distance=cfg.min_distance_px, threshold_abs=cfg.peak_threshold, exclude_border=False
-    ).reshape(-1, 2)
+    """(N, 2) int (row, col) local maxima of the centre heatmap above the threshold, ``min_distance_px`` apart."""
+    k = 2 * int(cfg.min_distance_px) + 1
+    heat = centre.astype(np.float32)
+    local_max = cv2.dilate(heat, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    rows, cols = np.nonzero((heat >= local_max) & (heat > cfg.peak_threshold))
+    if len(rows) < 2:
+        return np.stack([rows, cols], axis=1).reshape(-1, 2)
+    # Plateaus give several equal maxima: keep the strongest (then first) within min_distance.
+    order = np.lexsort((cols, rows, -heat[rows, cols]))
+    rows, cols = rows[order], cols[order]
+    keep = np.ones(len(rows), bool)
+    for i in range(len(rows)):
+        if keep[i]:
+            close = (np.abs(rows[i + 1 :] - rows[i]) <= cfg.min_distance_px) & (np.abs(cols[i + 1 :] - cols[i]) <= cfg.min_distance_px)
+            keep[i + 1 :] &= ~close
+    return np.stack([rows[keep], cols[keep]], axis=1)
 
 
 def _refine(centre: np.ndarray, r: int, c: int) -> tuple[float, float]:
@@ -66,7 +77,7 @@ def instance_labels(maps: Maps, cfg: PostConfig) -> tuple[np.ndarray, np.ndarray
     markers[peaks[:, 0], peaks[:, 1]] = np.arange(1, len(peaks) + 1)
     if len(peaks) == 0:
         return markers, peaks
-    dist = ndimage.distance_transform_edt(markers == 0)
+    dist = cv2.distanceTransform((markers == 0).astype(np.uint8), cv2.DIST_L2, 5)
     mask = (maps.fg > cfg.fg_threshold) & (dist <= cfg.max_radius_px)
     mask |= dist <= cfg.seed_radius_px
     labels = watershed(instance_energy(maps), markers=markers, mask=mask)
@@ -87,18 +98,21 @@ def cells_from_maps(maps: Maps, cfg: PostConfig | None = None, offset_xy: tuple[
     labels, peaks = instance_labels(maps, cfg)
     ox, oy = offset_xy
     cells: list[CellPrediction] = []
+    n = len(peaks)
+    flat = labels.ravel()
+    counts = np.maximum(np.bincount(flat, minlength=n + 1)[1:], 1)
+    probs = np.stack([np.bincount(flat, weights=c.ravel(), minlength=n + 1)[1:] for c in maps.cls], axis=1)
+    probs /= counts[:, None]
     for i, sl in enumerate(ndimage.find_objects(labels)):
         if sl is None:
             continue
-        mask = labels[sl] == i + 1
-        probs = maps.cls[:, sl[0], sl[1]][:, mask].mean(axis=1)
-        k = int(np.argmax(probs))
+        k = int(np.argmax(probs[i]))
         r, c = peaks[i]
         x, y = _refine(maps.centre, int(r), int(c))
-        poly = _outline(mask, sl[1].start, sl[0].start)
+        poly = _outline(labels[sl] == i + 1, sl[1].start, sl[0].start)
         if len(poly) < 3:
             poly = ((x - 1, y - 1), (x + 1, y - 1), (x + 1, y + 1), (x - 1, y + 1))
         poly = tuple((px + ox, py + oy) for px, py in poly)
-        conf = float(maps.centre[r, c]) * float(probs[k])
+        conf = float(maps.centre[r, c]) * float(probs[i, k])
         cells.append(CellPrediction(x=x + ox, y=y + oy, cls=k, confidence=conf, polygon=poly))
     return cells

@@ -13,6 +13,7 @@ from scipy.spatial import cKDTree
 
 from mlbackend.engine.inference.maps import predict_batch, to_input
 from mlbackend.engine.inference.postprocess import CellPrediction, PostConfig, cells_from_maps
+from mlbackend.engine.nets import fuse_for_inference
 from mlbackend.engine.training.checkpoint import ModelBundle
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def predict_region(
     if region is None:
         region = (0, 0, *reader.dimensions)
     post = post or PostConfig()
-    net = bundle.net.eval()
+    net = fuse_for_inference(bundle.net.eval())
     tiles = tile_grid(region, tile_px, overlap_px)
     cells: list[CellPrediction] = []
     done = run = 0

@@ -25,7 +25,8 @@ class CorrectiveConfig:
     label_smoothing: float = 0.1
     snap_radius_px: float = 6.0  # move a point label to the model's centre peak within this distance
     snap_min_peak: float = 0.5
-    spurious_max_heat: float = 0.05  # a point label with no centre heat this close is down-weighted
+    spurious_max_heat: float = 0.05  # a point label with no centre heat and no foreground near it
+    spurious_max_fg: float = 0.1  # (a click on background) is down-weighted
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def _correct_label(lab: Label, orig: Label, maps: Maps, cfg: CorrectiveConfig, r
             if peak >= cfg.snap_min_peak:
                 py, px = np.unravel_index(int(np.argmax(win)), win.shape)
                 lab, action = replace(lab, x=float(px + x0), y=float(py + y0)), "moved"
-            elif peak < cfg.spurious_max_heat:
+            elif peak < cfg.spurious_max_heat and float(maps.fg[y0:y1, x0:x1].mean()) < cfg.spurious_max_fg:
                 return replace(lab, weight=orig.weight * cfg.downweight), "downweighted"
     if orig.cls is None:
         return lab, action
