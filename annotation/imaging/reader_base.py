@@ -54,17 +54,25 @@ class SlideReader(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def thumbnail(self, max_px: int) -> np.ndarray:
-        """Whole slide scaled so its longer side is at most ``max_px`` (from the nearest finer level)."""
+    def thumbnail(self, max_px: int, max_read_px: int = 64 << 20) -> np.ndarray:
+        """Whole slide scaled so its longer side is at most ``max_px`` (from the nearest finer level).
+
+        A level larger than ``max_read_px`` pixels (an unpyramided slide) is read and reduced in strips.
+        """
         w0, h0 = self.info.level_dimensions[0]
         scale = max(w0, h0) / max_px if max(w0, h0) > max_px else 1.0
         out_w, out_h = max(1, round(w0 / scale)), max(1, round(h0 / scale))
         level = self.info.best_level_for_downsample(scale)
         lw, lh = self.info.level_dimensions[level]
-        region = self.read_region(level, 0, 0, lw, lh)
-        if (lw, lh) == (out_w, out_h):
-            return region
-        return _resize(region, out_w, out_h)
+        if lw * lh <= max_read_px:
+            region = self.read_region(level, 0, 0, lw, lh)
+            return region if (lw, lh) == (out_w, out_h) else _resize(region, out_w, out_h)
+        rows_per_strip = max(1, max_read_px // (4 * lw))
+        strips = []
+        for y in range(0, lh, rows_per_strip):
+            h = min(rows_per_strip, lh - y)
+            strips.append(_resize(self.read_region(level, 0, y, lw, h), out_w, max(1, round(h * out_h / lh))))
+        return _resize(np.concatenate(strips, axis=0), out_w, out_h)
 
     # -- stored-tile passthrough --------------------------------------------------------------------
 

@@ -144,3 +144,15 @@ def test_plain_stripped_float_tiff_reads_as_fluorescence(tmp_path: Path, planar:
         region = reader.read_region(0, 10, 20, 100, 50)  # crosses several strips
         np.testing.assert_array_equal(region, np.moveaxis(data[:, 20:70, 10:110], 0, 2))
         assert 0.0 <= info.default_display[0].window_min < info.default_display[0].window_max <= 1.0
+
+
+def test_thumbnail_of_a_large_level_is_built_in_strips_and_matches_a_direct_resize(ome16: Path) -> None:
+    import cv2
+
+    with open_slide(ome16) as reader:
+        direct = reader.thumbnail(300)
+        strips = reader.thumbnail(300, max_read_px=900 * 700 // 5)
+    assert direct.shape == strips.shape == (233, 300, 3)
+    full = np.moveaxis(smooth_channels(700, 900, 3), 0, 2)
+    expected = cv2.resize(full, (300, 233), interpolation=cv2.INTER_AREA)
+    assert np.abs(strips.astype(float) - expected).mean() < 0.01 * 65535
