@@ -31,3 +31,11 @@ def ingest_slide(job_id: str) -> None:
     from annotation.services.slides import slide_ingest
 
     slide_ingest(job_id=job_id)
+
+
+@shared_task(name="annotation.prune_uploads", time_limit=300)
+def prune_uploads(older_than_s: int = 7 * 86400) -> int:
+    """Delete browser uploads abandoned for a week (schedule it daily with beat)."""
+    from annotation.services.uploads import upload_prune
+
+    return upload_prune(older_than_s=older_than_s)

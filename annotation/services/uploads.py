@@ -205,3 +205,19 @@ def upload_complete(*, state: UploadState, user) -> tuple[Slide, Job | None]:
     _save(UploadState(**{**asdict(state), "slide_id": slide.id, "job_id": str(job.id)}))
     logger.info("upload %s completed as slide %s", state.id, slide.id)
     return slide, job
+
+
+def upload_prune(*, older_than_s: int = 7 * 86400) -> int:
+    """Delete abandoned uploads (state and part files untouched for ``older_than_s``); returns how many."""
+    import time
+
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for meta in _dir().glob("*.json"):
+        part = meta.with_suffix(".part")
+        newest = max(meta.stat().st_mtime, part.stat().st_mtime if part.exists() else 0.0)
+        if newest < cutoff:
+            part.unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+            removed += 1
+    return removed

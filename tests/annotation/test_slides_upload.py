@@ -139,3 +139,18 @@ def test_import_slides_command_imports_a_folder(slide_store, user_factory, tmp_p
     slides = Slide.objects.filter(project=ctx["project"])
     assert slides.count() == 2
     assert all((slide_store / s.file_path).is_file() and s.file_path.startswith("store/") for s in slides)
+
+
+def test_abandoned_uploads_are_pruned_and_fresh_ones_kept(slide_store, user_factory, client):
+    from annotation.services.uploads import upload_get, upload_prune
+
+    ctx = make_project(user_factory)
+    client.force_login(ctx["manager"])
+    body = {"project": ctx["project"].id, "filename": "a.svs", "size": 10}
+    old = client.post("/api/uploads/", body, content_type="application/json").json()["id"]
+    fresh = client.post("/api/uploads/", body, content_type="application/json").json()["id"]
+    for path in (slide_store / "uploads").glob(f"{old}.*"):
+        os.utime(path, (0, 0))
+    assert upload_prune(older_than_s=3600) == 1
+    assert upload_get(upload_id=fresh).id == fresh
+    assert client.get(f"/api/uploads/{old}/").status_code == 404
