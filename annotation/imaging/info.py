@@ -83,8 +83,16 @@ def colour_for_channel(name: str, index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _is_autofluorescence(name: str) -> bool:
+    low = name.lower()
+    return "autofluorescence" in low or "af" in set(re.split(r"[^a-z0-9]+", low))
+
+
 def default_display(names: tuple[str, ...], sample: np.ndarray) -> tuple[ChannelDisplay, ...]:
-    """Per-channel colour by name and a robust window (0.5th-99.9th percentile) from a low-res sample."""
+    """Per-channel colour by name and a robust window (0.5th-99.9th percentile) from a low-res sample.
+
+    Autofluorescence channels ("AF", "Autofluorescence") start hidden: they wash out the markers.
+    """
     out = []
     for i, name in enumerate(names):
         values = sample[..., i].ravel()
@@ -94,5 +102,6 @@ def default_display(names: tuple[str, ...], sample: np.ndarray) -> tuple[Channel
             lo, hi = float(np.floor(lo)), float(np.ceil(hi))
         if hi <= lo:
             hi = lo + 1.0
-        out.append(ChannelDisplay(name=name, color=colour_for_channel(name, i), window_min=lo, window_max=hi))
+        visible = not _is_autofluorescence(name)
+        out.append(ChannelDisplay(name, colour_for_channel(name, i), lo, hi, visible=visible))
     return tuple(out)

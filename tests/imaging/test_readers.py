@@ -156,3 +156,15 @@ def test_thumbnail_of_a_large_level_is_built_in_strips_and_matches_a_direct_resi
     full = np.moveaxis(smooth_channels(700, 900, 3), 0, 2)
     expected = cv2.resize(full, (300, 233), interpolation=cv2.INTER_AREA)
     assert np.abs(strips.astype(float) - expected).mean() < 0.01 * 65535
+
+
+def test_autofluorescence_channels_start_hidden() -> None:
+    from annotation.imaging.info import default_display
+    from annotation.imaging.render import RenderSettings
+
+    sample = np.moveaxis(smooth_channels(20, 20, 3), 0, 2)
+    display = default_display(("DAPI", "CD3", "AF"), sample)
+    assert [d.visible for d in display] == [True, True, False]
+    assert display[1].color != display[0].color
+    info_like = type("I", (), {"default_display": display})()
+    assert [c.index for c in RenderSettings.defaults(info_like).channels] == [0, 1]  # type: ignore[arg-type]
