@@ -15,7 +15,7 @@ from annotation.imaging.transform import SlideTransform
 from mlbackend.engine.synthetic import CHANNELS, CLASSES, PairPaths, Scene, write_pair
 from mlbackend.engine.synthetic.__main__ import main as cli_main
 
-W, H, SEED = 1400, 1000, 5
+W, H, SEED = 1200, 900, 5
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> PairPaths:
 def test_he_opens_in_openslide_with_levels_mpp_and_objective(pair: PairPaths) -> None:
     slide = openslide.OpenSlide(str(pair.he_path))
     assert slide.dimensions == (W, H)
-    assert slide.level_count == 4  # 1400 -> 700 -> 350 -> 175 (long side <= 256)
-    assert slide.level_dimensions[1] == (700, 500)
+    assert slide.level_count == 4  # 1200 -> 600 -> 300 -> 150 (long side <= 256)
+    assert slide.level_dimensions[1] == (600, 450)
     assert slide.level_downsamples[:3] == pytest.approx((1.0, 2.0, 4.0), rel=1e-3)
     assert float(slide.properties["openslide.mpp-x"]) == pytest.approx(0.25)
     assert float(slide.properties["openslide.mpp-y"]) == pytest.approx(0.25)
@@ -52,7 +52,7 @@ def test_if_pixels_on_disk_match_the_in_memory_render(pair: PairPaths) -> None:
     with tifffile.TiffFile(pair.if_path) as tif:
         level0 = tif.series[0].levels[0].asarray()
         level1 = tif.series[0].levels[1].asarray()
-    x, y = 600, 500
+    x, y = 500, 400
     assert np.array_equal(level0[:, y : y + 100, x : x + 120], scene.render_if(x, y, 120, 100))
     assert np.array_equal(level1[:, 100:150, 200:260], scene.render_if(400, 200, 60, 50, downsample=2))
 
@@ -112,22 +112,25 @@ def test_truth_lines_up_with_he_and_if_pixels(pair: PairPaths) -> None:
     assert np.mean(np.array(at) > np.median(dapi) + 3000) > 0.9
 
 
-def test_same_seed_writes_identical_files(pair: PairPaths, tmp_path: Path) -> None:
-    again = write_pair(tmp_path, W, H, SEED)
-    assert again.he_path.read_bytes() == pair.he_path.read_bytes()
-    assert again.truth_path.read_bytes() == pair.truth_path.read_bytes()
-    assert again.transform_path.read_bytes() == pair.transform_path.read_bytes()
-    assert np.array_equal(tifffile.imread(again.if_path), tifffile.imread(pair.if_path))
+def test_same_seed_writes_identical_files(tmp_path: Path) -> None:
+    first = write_pair(tmp_path / "a", 700, 500, 8)
+    again = write_pair(tmp_path / "b", 700, 500, 8)
+    other = write_pair(tmp_path / "c", 700, 500, 9)
+    assert again.he_path.read_bytes() == first.he_path.read_bytes()
+    assert again.truth_path.read_bytes() == first.truth_path.read_bytes()
+    assert again.transform_path.read_bytes() == first.transform_path.read_bytes()
+    assert np.array_equal(tifffile.imread(again.if_path), tifffile.imread(first.if_path))
+    assert other.he_path.read_bytes() != first.he_path.read_bytes()
 
 
 def test_options_mirror_partial_overlap_uint8_and_step_four(tmp_path: Path) -> None:
     paths = write_pair(
-        tmp_path, 1100, 700, 2, pyramid_step=4, if_dtype=np.uint8, mirror=True, if_overlap=0.6, he_tile=512
+        tmp_path, 1100, 600, 2, pyramid_step=4, if_dtype=np.uint8, mirror=True, if_overlap=0.6, he_tile=512
     )
     slide = openslide.OpenSlide(str(paths.he_path))
-    assert slide.level_dimensions[:2] == ((1100, 700), (275, 175))
+    assert slide.level_dimensions[:2] == ((1100, 600), (275, 150))
     assert slide.level_downsamples[1] == pytest.approx(4.0)
-    full = Scene(width=1100, height=700, seed=2, mirror=True).transform
+    full = Scene(width=1100, height=600, seed=2, mirror=True).transform
     assert np.linalg.det(full.matrix[:2, :2]) < 0
     with tifffile.TiffFile(paths.if_path) as tif:
         assert tif.series[0].dtype == np.uint8
@@ -141,6 +144,6 @@ def _features_of(paths: PairPaths) -> list[dict]:
 
 
 def test_cli_writes_a_pair_and_prints_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["--out", str(tmp_path), "--width", "600", "--height", "500", "--seed", "9"]) == 0
+    assert cli_main(["--out", str(tmp_path), "--width", "400", "--height", "300", "--seed", "9"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert Path(out["he_path"]).exists() and Path(out["if_path"]).exists() and out["n_cells"] >= 0

@@ -25,8 +25,8 @@ def _peak_bytes_writing(tmp: Path, w: int, h: int) -> int:
 
 def test_writing_he_and_truth_uses_memory_independent_of_slide_size(tmp_path: Path) -> None:
     small = _peak_bytes_writing(tmp_path, 1024, 1024)
-    w, h = 3072, 3072
+    w, h = 3072, 2048
     large = _peak_bytes_writing(tmp_path, w, h)
-    assert large < w * h * 3 / 3, f"peak {large / 1e6:.1f} MB vs image {w * h * 3 / 1e6:.1f} MB"
+    assert large < w * h * 3 / 2, f"peak {large / 1e6:.1f} MB vs image {w * h * 3 / 1e6:.1f} MB"
     assert large < 1.3 * small + 2e6, f"peak grew from {small / 1e6:.1f} MB to {large / 1e6:.1f} MB"
     assert (tmp_path / "he.svs").stat().st_size > 100_000

@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 
 from mlbackend.engine.synthetic.config import SceneConfig
+from mlbackend.engine.synthetic.glomeruli import glomerulus_rho, tuft_and_bowman
 from mlbackend.engine.synthetic.noise import fbm, interp_index, upsample, value_noise
-
-RAW_NAMES: tuple[str, ...] = ("tissue", "lumen", "eosin", "fibre", "cellularity")
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,9 @@ def raw_fields(
     else:
         eosin = eosin + 0.35 * 0.25
     out["eosin"] = eosin
+    out["glom"] = glomerulus_rho(cfg, x, y)
+    # capillary loops inside the tufts: small holes where a fine noise is high
+    out["capillary"] = fbm(x, y, 12.0 * um, 2, s + 6, lod)
     if cellularity:
         out["cellularity"] = fbm(x, y, 60.0 * um, 2, s + 5, lod)
     return out
@@ -73,9 +75,15 @@ def finish_fields(raw: dict[str, np.ndarray], edge: float = 0.02) -> Fields:
     """Turn raw smooth fields into the tissue mask, lumens, eosin density and cellularity."""
     tissue = _step(raw["tissue"], 0.45 - edge, 0.45 + edge)
     lumen = _step(raw["lumen"], 0.66 - edge, 0.66 + edge)
+    tuft, bowman = tuft_and_bowman(raw["glom"], 0.02 + 0.5 * edge)
+    capillary = tuft * _step(raw["capillary"], 0.64 - 2 * edge, 0.64 + 2 * edge)
+    lumen = np.maximum(np.maximum(lumen * (1.0 - tuft), bowman), capillary)
+    eosin = raw["eosin"] + 0.25 * tuft
     cell = raw.get("cellularity")
-    cellularity = None if cell is None else np.clip(0.15 + 2.2 * (cell - 0.35), 0.08, 0.97)
-    return Fields(tissue=tissue, lumen=lumen, eosin=raw["eosin"], cellularity=cellularity)
+    cellularity = None
+    if cell is not None:  # dense tufts, sparser interstitium
+        cellularity = np.clip(-0.05 + 1.8 * (cell - 0.35) + 0.75 * tuft, 0.04, 0.97)
+    return Fields(tissue=tissue, lumen=lumen, eosin=eosin, cellularity=cellularity)
 
 
 def occupancy(cfg: SceneConfig, x: np.ndarray, y: np.ndarray) -> np.ndarray:
