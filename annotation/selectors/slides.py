@@ -34,7 +34,8 @@ def slide_get_for_user(*, user, slide_id: int, roles: tuple[str, ...] | None = N
 
 def pair_list_for_user(*, user, project_id: int) -> QuerySet[SlidePair]:
     project = project_get_for_user(user=user, project_id=project_id)
-    return SlidePair.objects.filter(project=project).select_related("current_registration").order_by("id")
+    related = ("anatomical", "molecular", "current_registration")
+    return SlidePair.objects.filter(project=project).select_related(*related).order_by("id")
 
 
 def pair_get_for_user(*, user, pair_id: int, roles: tuple[str, ...] | None = None) -> SlidePair:

@@ -108,9 +108,17 @@ def pair_payload(pair: SlidePair) -> dict:
     return {
         "id": pair.id, "project": pair.project_id, "name": pair.name, "anatomical": pair.anatomical_id,
         "molecular": pair.molecular_id,
+        "slides": {role: _slide_summary(s) for role, s in (("anatomical", pair.anatomical), ("molecular", pair.molecular))},
         "registration": registration_payload(reg, current=pair) if reg is not None else None,
         "created_at": pair.created_at.isoformat() if pair.created_at else None,
     }
+
+
+def _slide_summary(slide: Slide | None) -> dict | None:
+    if slide is None:
+        return None
+    return {"id": slide.id, "name": slide.name, "status": slide.status, "kind": slide.kind,
+            "status_reason": slide.status_reason}
 
 
 def pair_viewer(*, pair: SlidePair) -> dict:

@@ -88,7 +88,8 @@ def test_pair_creation_checks_kinds_and_roles(pair_ctx, client):
     assert ok.status_code == 201
     renamed = client.patch(f"/api/pairs/{ok.json()['id']}/", {"name": "renamed"}, content_type="application/json")
     assert renamed.json()["name"] == "renamed"
-    assert len(client.get(url).json()) == 2
+    listed = client.get(url).json()
+    assert len(listed) == 2 and listed[0]["slides"]["molecular"]["kind"] == "fluorescence"
 
 
 def test_creating_a_ready_pair_queues_one_registration_job(pair_ctx, client):
