@@ -161,3 +161,17 @@ def test_blind_history_hides_other_annotators_actions_on_proposals(world):
     assert [e.action for e in seen_by_ann2] == []  # the create was the manager's, the accept ann1's
     seen_by_manager = annotation_history_for_user(user=world.manager, annotation_id=proposal["id"])
     assert [e.action for e in seen_by_manager] == ["create", "accept"]
+
+
+def test_writes_broadcast_ids_only_and_hide_tasks_in_blind_mode(world, monkeypatch):
+    from annotation.services import annotations as module
+
+    sent = []
+    monkeypatch.setattr(module, "broadcast", lambda groups, event, payload: sent.append((groups, event, payload)))
+    item = new_item(world)
+    apply(world.ann1, [item])
+    assert sent == [([f"project.{world.project.id}"], "annotations.changed", {"pair": world.pair.id, "ids": [item["id"]]})]
+    world.project.blind_mode = False
+    world.project.save()
+    apply(world.ann1, [{"id": item["id"], "version": 1, "geometry": point(8, 8)}])
+    assert sent[-1][2] == {"pair": world.pair.id, "ids": [item["id"]], "tasks": [world.task.id]}
