@@ -357,9 +357,13 @@ def annotation_accept_in_view(
 ) -> list[str]:
     """Accept (or reject) every visible open model proposal in a box; one event per proposal."""
     ctx = _Ctx(actor=actor, pairs={pair.id: pair}, access={pair.project_id: access})
-    if access.role == Role.ANNOTATOR.value and not ctx.open_task_ids(pair.id):
+    open_tasks = ctx.open_task_ids(pair.id) if access.role == Role.ANNOTATOR.value else None
+    if open_tasks is not None and (not open_tasks or (task_id is not None and task_id not in open_tasks)):
         raise PermissionDenied("You can accept proposals only on slides with a task assigned to you.")
     x0, y0, x1, y1 = bbox
+    if task_id is not None:  # only what lies in the task's field of view
+        task = ctx.task(task_id, pair.id)
+        x0, y0, x1, y1 = max(x0, task.min_x), max(y0, task.min_y), min(x1, task.max_x), min(y1, task.max_y)
     qs = Annotation.objects.select_for_update().filter(
         pair=pair, source=Source.MODEL, status=Status.PROPOSED, is_deleted=False,
         min_x__lte=x1, max_x__gte=x0, min_y__lte=y1, max_y__gte=y0,

@@ -175,3 +175,12 @@ def test_writes_broadcast_ids_only_and_hide_tasks_in_blind_mode(world, monkeypat
     world.project.save()
     apply(world.ann1, [{"id": item["id"], "version": 1, "geometry": point(8, 8)}])
     assert sent[-1][2] == {"pair": world.pair.id, "ids": [item["id"]], "tasks": [world.task.id]}
+
+
+def test_accept_in_view_with_a_task_stays_inside_its_field(world):
+    inside = new_item(world, source="model", task=None, geometry=point(100, 100))
+    outside = new_item(world, source="model", task=None, geometry=point(6000, 6000))
+    apply(world.manager, [inside, outside])
+    access = Access(project=world.project, role="annotator")
+    ids = annotation_accept_in_view(actor=world.ann1, pair=world.pair, access=access, bbox=(0, 0, 9000, 7000), task_id=world.task.id)
+    assert ids == [inside["id"]]
