@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--he-tile", type=int, default=256, choices=(256, 512))
     p.add_argument("--if-dtype", default="uint16", choices=("uint16", "uint8"))
     p.add_argument("--if-compression", default="zlib", choices=("zlib", "zstd"))
+    p.add_argument("--if-noise-sd", type=float, default=0.008, help="IF camera noise (smaller files when lower)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING, stream=sys.stderr)
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_pair(
         a.out, a.width, a.height, a.seed, he_tile=a.he_tile, pyramid_step=a.pyramid_step,
         if_dtype=np.dtype(a.if_dtype), if_compression=a.if_compression, mpp_he=a.mpp_he, mpp_if=a.mpp_if, rotation_deg=a.rotation,
-        mirror=a.mirror, extra_scale=a.extra_scale, warp_um=a.warp_um, if_overlap=a.if_overlap,
+        mirror=a.mirror, extra_scale=a.extra_scale, warp_um=a.warp_um, if_overlap=a.if_overlap, if_noise_sd=a.if_noise_sd,
     )
     out = {k: str(v) if hasattr(v, "parts") else v for k, v in paths.__dict__.items()}
     out["seconds"] = round(time.perf_counter() - t0, 2)

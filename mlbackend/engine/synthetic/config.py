@@ -69,6 +69,7 @@ class SceneConfig:
     if_overlap: float = 1.0  # fraction of the IF canvas width kept (< 1: IF covers only part of the tissue)
     marker_dim_fraction: float = 0.12  # positives with a dim marker
     marker_crosstalk_fraction: float = 0.08  # cells with faint non-specific signal in another marker
+    if_noise_sd: float = 0.008  # IF camera noise (intensity units; 1.0 = a bright positive, 10000 in uint16)
     glomerulus_spacing_um: float = 380.0  # coarse grid of glomeruli (0 fraction: none)
     glomerulus_fraction: float = 0.55  # share of coarse grid slots holding a glomerulus
 

@@ -20,7 +20,6 @@ BACKGROUND = (0.025, 0.03, 0.035, 0.04, 0.0)
 EXPAND = (1.0, 1.0, 1.45, 1.75, 1.0)
 TEXTURE_AMP = (0.3, 0.15, 0.2, 0.4, 0.0)
 OFFSET = 0.01  # camera offset (glass is not black)
-NOISE_SD = 0.008
 UINT16_SCALE = 10000.0
 UINT8_SCALE = 150.0
 
@@ -125,7 +124,7 @@ def render_if_channel(
         inside = _inside(ox, oy, cw, ch, d, canvas)
         sig = sig * inside
         tissue = tissue * inside
-    out = sig + BACKGROUND[channel] * tissue + OFFSET + (NOISE_SD / math.sqrt(d)) * noise
+    out = sig + BACKGROUND[channel] * tissue + OFFSET + (cfg.if_noise_sd / math.sqrt(d)) * noise
     return np.ascontiguousarray(np.maximum(out, 0.0)[m : m + h, m : m + w], dtype=np.float32)
 
 
