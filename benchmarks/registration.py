@@ -182,6 +182,10 @@ def readers(spec: dict, cached: bool = False):
     """(H&E reader, IF reader): in-memory arrays for the real pair, rendering scene readers otherwise."""
     from mlbackend.engine.registration import ArraySlide
 
+    if spec["kind"] == "unrelated":  # negative control: H&E of one scene, IF of another
+        a, b = (readers({**spec, "kind": "synthetic", "seed": s, "name": f"{spec['name']}-{s}"}, cached)
+                for s in spec["seeds"])
+        return a[0], b[1]
     if spec["kind"] == "real":
         rp = real_pair(spec)
         return ArraySlide(rp.he_rgb, rp.mpp_he, ("R", "G", "B")), ArraySlide(rp.if_img, rp.mpp_if, ("DAPI", "AF"))
@@ -375,7 +379,7 @@ while max(he.shape) / f > 1200:
     f *= 2
 ref_da, mov_da = da.from_array(he, chunks=1024), da.from_array(mv, chunks=1024)
 al = palom.align.Aligner(ref_da, mov_da, thumb(he, f), thumb(mv, f), f, f)
-al.coarse_register_affine(n_keypoints=4000, plot_match_result=False)
+al.coarse_register_affine(n_keypoints=4000, plot_match_result=False, test_flip=True)
 al.compute_shifts()
 al.constrain_shifts()
 mxs = al.block_affine_matrices
@@ -404,7 +408,7 @@ def shrink(a, f):
     h, w_ = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:h, :w_].reshape(h // f, f, w_ // f, f).mean(axis=(1, 3)).astype(np.float32)
 f = 1
-while max(he.shape) / f > 1024:
+while max(he.shape) / f > 512:
     f *= 2
 fi = max(1, int(round(f * meta["mpp_he"] / meta["mpp_if"])))
 fixed = itk.image_from_array(shrink(he, f))
@@ -429,6 +433,23 @@ sec = time.perf_counter() - t0
 print(json.dumps({"pred_if": pred.tolist(), "seconds": round(sec, 2),
                   "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 '''
+
+
+NEGATIVE_CONTROLS = [
+    {"kind": "unrelated", "name": "unrelated-1536-seeds-7-8", "width": 1536, "height": 1536, "seeds": (7, 8),
+     "seed": 7, "rotation": 30.0, "mirror": False, "warp_um": 3.0, "if_overlap": 1.0},
+    {"kind": "unrelated", "name": "unrelated-2967-seeds-9-10", "width": 2967, "height": 2220, "seeds": (9, 10),
+     "seed": 9, "rotation": 17.0, "mirror": False, "warp_um": 3.0, "if_overlap": 1.0},
+]
+
+
+def negative_control(spec: dict) -> dict:
+    """Register an unrelated pair: the status must not be ``ok``."""
+    res = run_child([sys.executable, __file__, "--child", json.dumps(spec)], timeout=1800)
+    if "error" in res:
+        return {"pair": spec["name"], **res}
+    return {"pair": spec["name"], "status": res["status"], "reason": res["reason"], "seconds": res["seconds"],
+            "never_ok": res["status"] != "ok"}
 
 
 # ----------------------------------------------------------------------------------------------- main
@@ -471,6 +492,9 @@ def main() -> int:
     else:
         out["palom"], out["elastix"] = summarise(refs["palom"]), summarise(refs["elastix"])
     out["per_pair"] = per_pair
+    if not a.only:
+        out["negative_controls"] = [negative_control(s) for s in NEGATIVE_CONTROLS[: 1 if a.small else 2]]
+        log(f"negative controls: {json.dumps(out['negative_controls'])}")
     print(json.dumps(out, indent=1))
     return 0
 

@@ -86,10 +86,11 @@ def _with_mpp(v: SlideView, mpp: float) -> SlideView:
 def _thumbs(hv: SlideView, iv: SlideView, nuc: int, af: int | None, cfg: RegistrationConfig) -> _Thumbs:
     extent_um = max(max(hv.size) * hv.mpp, max(iv.size) * iv.mpp)
     mpp = max(hv.mpp, iv.mpp, extent_um / cfg.coarse_max_px)
-    he_img = read_downsampled(hv, mpp / hv.mpp, cfg.max_read_px)
-    if_img = read_downsampled(iv, mpp / iv.mpp, cfg.max_read_px)
-    if he_img.shape[2] < 3:
-        raise RegistrationError(f"H&E slide has {he_img.shape[2]} channel(s), expected RGB")
+    if hv.channel_names and len(hv.channel_names) < 3:
+        raise RegistrationError(f"H&E slide has channels {list(hv.channel_names)}, expected RGB")
+    he_img = read_downsampled(hv, mpp / hv.mpp, cfg.max_read_px, (0, 1, 2))
+    if_img = read_downsampled(iv, mpp / iv.mpp, cfg.max_read_px, (nuc,) if af is None else (nuc, af))
+    nuc, af = 0, (None if af is None else 1)
     fmask = he_tissue_mask(he_img)
     require_tissue(fmask, "H&E")
     mmask = if_tissue_mask(if_img, nuc, af)
@@ -127,22 +128,7 @@ def _register(he: SlideReader, if_: SlideReader, cfg: RegistrationConfig, report
         return RegistrationResult(SlideTransform(t.affine, None, {"status": status}), status, reason, metrics,
                                   warnings)
     report(0.85, "checking the result on held-out blocks")
-    fine_mpp = last.mpp if last is not None else th.mpp
-    ds = float(th.s_he[0, 0])
-    block = _block_px(hv, fine_mpp, cfg)
-    vc = sample_centres(overlap, ds, block * fine_mpp / hv.mpp, max(24, cfg.max_blocks // 5), offset=0.5)
-    val = match_blocks(hv, iv, t, vc, fine_mpp, block, nuc, af, cfg.max_read_px)
-    res, good = quality.residuals_um(val, hv.mpp)
-    metrics.update(
-        n_validation_blocks=int(good.sum()), validation_fraction=float(good.mean()) if len(good) else 0.0,
-        residual_um=float(np.median(res[good])) if good.any() else float("inf"),
-        residual_p90_um=float(np.percentile(res[good], 90)) if good.any() else float("inf"),
-        similarity_before=round(quality.similarity(th.fixed, th.fmask, th.moving, th.mmask,
-                                                   SlideTransform.identity(), th.s_he, th.s_if), 4),
-        similarity_after=round(quality.similarity(th.fixed, th.fmask, th.moving, th.mmask, t, th.s_he,
-                                                  th.s_if), 4),
-        grid_max_um=round(t.grid.max_abs_px() * hv.mpp, 3) if t.grid is not None else 0.0,
-    )
+    val = _validate(hv, iv, t, overlap, th, last.mpp if last is not None else th.mpp, nuc, af, cfg, metrics)
     status, reason = quality.decide_status(metrics, notes)
     warnings += [n for n in notes if n not in warnings]
     meta = {"he_mpp": hv.mpp, "if_mpp": iv.mpp, "status": status}
@@ -150,6 +136,27 @@ def _register(he: SlideReader, if_: SlideReader, cfg: RegistrationConfig, report
     if status == "failed":
         final = SlideTransform(t.affine, None, meta)
     return RegistrationResult(final, status, reason, metrics, warnings, quality.qa_map(val, hv.size, hv.mpp))
+
+
+def _validate(hv: SlideView, iv: SlideView, t: SlideTransform, overlap: np.ndarray, th: _Thumbs,
+              mpp: float, nuc: int, af: int | None, cfg: RegistrationConfig, metrics: dict):
+    """Residual shifts at held-out blocks (between the fitting blocks) and thumbnail similarity."""
+    block = _block_px(hv, mpp, cfg)
+    n_val = max(24, min(cfg.max_blocks // 5, int(metrics.get("n_blocks", 0)) // 2))
+    vc = sample_centres(overlap, float(th.s_he[0, 0]), block * mpp / hv.mpp, n_val, offset=0.5)
+    val = match_blocks(hv, iv, t, vc, mpp, block, nuc, af, cfg.max_read_px)
+    res, good = quality.residuals_um(val, hv.mpp)
+    before = quality.similarity(th.fixed, th.fmask, th.moving, th.mmask, SlideTransform.identity(), th.s_he,
+                                th.s_if)
+    after = quality.similarity(th.fixed, th.fmask, th.moving, th.mmask, t, th.s_he, th.s_if)
+    metrics.update(
+        n_validation_blocks=int(good.sum()), validation_fraction=float(good.mean()) if len(good) else 0.0,
+        residual_um=round(float(np.median(res[good])), 4) if good.any() else None,
+        residual_p90_um=round(float(np.percentile(res[good], 90)), 4) if good.any() else None,
+        similarity_before=round(before, 4), similarity_after=round(after, 4),
+        grid_max_um=round(t.grid.max_abs_px() * hv.mpp, 3) if t.grid is not None else 0.0,
+    )
+    return val
 
 
 def _block_px(hv: SlideView, mpp: float, cfg: RegistrationConfig) -> int:

@@ -73,9 +73,11 @@ def phase_shift(ref: np.ndarray, mov: np.ndarray) -> tuple[float, float, float]:
         den = v[0] - 2 * v[1] + v[2]
         frac = 0.5 * (v[0] - v[2]) / den if den < 0 else 0.0
         sub.append((i if i <= size // 2 else i - size) + float(np.clip(frac, -0.5, 0.5)))
-    side = c.copy()
-    side[np.ix_(np.arange(iy - 3, iy + 4) % n, np.arange(ix - 3, ix + 4) % m)] = np.nan
-    psr = float((c[iy, ix] - np.nanmean(side)) / (np.nanstd(side) + 1e-12))
+    near = c[np.ix_(np.arange(iy - 3, iy + 4) % n, np.arange(ix - 3, ix + 4) % m)]
+    k = c.size - near.size  # side-lobe statistics: everything but the 7x7 peak neighbourhood
+    mean = (c.sum() - near.sum()) / k
+    var = max(((c * c).sum() - (near * near).sum()) / k - mean * mean, 0.0)
+    psr = float((c[iy, ix] - mean) / (np.sqrt(var) + 1e-12))
     return sub[0], sub[1], psr
 
 
@@ -95,15 +97,14 @@ def _he_block(view: SlideView, cx: float, cy: float, ds: float, block: int, max_
     x0, y0 = cx - block * ds / 2.0, cy - block * ds / 2.0
     lx, ly = int(np.floor(x0 / view.level_ds[lvl])), int(np.floor(y0 / view.level_ds[lvl]))
     n = int(np.ceil(block * f)) + 1
-    raw = read_block(view, lvl, lx, ly, n, n, max_px)
+    raw = he_nuclear(read_block(view, lvl, lx, ly, n, n, max_px, (0, 1, 2), fill=255.0))
     # resample exactly onto the pass grid p = x0 + ds * (j + 0.5) - 0.5
-    j = np.arange(block, dtype=np.float32)
+    j = np.arange(block, dtype=np.float64)
     gx = ((x0 + ds * (j + 0.5) - 0.5) + 0.5) / view.level_ds[lvl] - 0.5 - lx
     gy = ((y0 + ds * (j + 0.5) - 0.5) + 0.5) / view.level_ds[lvl] - 0.5 - ly
     small = raw if f < 1.5 else cv2.GaussianBlur(raw, (0, 0), 0.4 * f)
-    mx, my = np.meshgrid(gx, gy)
-    out = cv2.remap(small, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return (out if out.ndim == 3 else out[:, :, None]), x0, y0
+    mx, my = np.meshgrid(gx.astype(np.float32), gy.astype(np.float32))
+    return cv2.remap(small, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), x0, y0
 
 
 def _axis_interp(n_out: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +140,7 @@ def _if_block(view: SlideView, t: SlideTransform, x0: float, y0: float, ds_he: f
     qx, qy = (qx + 0.5) / lds - 0.5, (qy + 0.5) / lds - 0.5
     bx, by = int(np.floor(qx.min())) - 2, int(np.floor(qy.min())) - 2
     bw, bh = int(np.ceil(qx.max())) + 3 - bx, int(np.ceil(qy.max())) + 3 - by
-    raw = read_block(view, lvl, bx, by, bw, bh, max_px)
-    nucimg = if_nuclear(raw, nuc, af)
+    nucimg = if_nuclear(read_block(view, lvl, bx, by, bw, bh, max_px, (nuc,)), 0, None)
     f = ds_if / lds
     if f >= 1.5:
         nucimg = cv2.GaussianBlur(nucimg, (0, 0), 0.4 * f)
@@ -155,8 +155,7 @@ def match_blocks(he: SlideView, ifv: SlideView, t: SlideTransform, centres: np.n
     ds_if = max(ds_he * t.scale(), 1.0)  # IF level-0 px per pass px
     shifts, nccs, psrs = [], [], []
     for cx, cy in centres:
-        rgb, x0, y0 = _he_block(he, float(cx), float(cy), ds_he, block, max_px)
-        ref = he_nuclear(rgb)
+        ref, x0, y0 = _he_block(he, float(cx), float(cy), ds_he, block, max_px)
         mov = _if_block(ifv, t, x0, y0, ds_he, ds_if, block, nuc, af, max_px)
         sx, sy, psr = phase_shift(ref, mov)
         nccs.append(shifted_ncc(ref, mov, sx, sy))

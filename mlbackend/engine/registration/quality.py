@@ -75,8 +75,8 @@ def decide_status(metrics: dict, notes: list[str]) -> tuple[str, str]:
         reasons.append(f"only {metrics['inlier_fraction']:.0%} of blocks agree")
     if metrics["validation_fraction"] < OK_INLIER_FRACTION:
         reasons.append(f"only {metrics['validation_fraction']:.0%} of held-out blocks match")
-    if metrics["residual_um"] > OK_RESIDUAL_UM:
-        reasons.append(f"median residual {metrics['residual_um']:.2f} um")
+    if metrics["residual_um"] is None or metrics["residual_um"] > OK_RESIDUAL_UM:
+        reasons.append(f"median residual {metrics['residual_um'] or float('nan'):.2f} um")
     if metrics["similarity_after"] <= metrics["similarity_null"] + 0.05:
         reasons.append("alignment is not clearly better than a deliberately wrong one")
     reasons += [n for n in notes if n in ("grid dropped", "fold removed")]

@@ -76,24 +76,29 @@ def _as_hwc(region: np.ndarray) -> np.ndarray:
     return a[:, :, None] if a.ndim == 2 else a
 
 
-def read_block(view: SlideView, level: int, x: int, y: int, w: int, h: int, max_px: int) -> np.ndarray:
-    """Read a (h, w, C) region at ``level`` given in that level's pixels; out-of-slide parts are zero."""
+def read_block(view: SlideView, level: int, x: int, y: int, w: int, h: int, max_px: int,
+               channels: Sequence[int] | None = None, fill: float = 0.0) -> np.ndarray:
+    """Read a (h, w, C) float32 region at ``level`` in that level's pixels (only ``channels`` if given).
+
+    Out-of-slide parts are ``fill`` (255 = white glass for brightfield)."""
     if w * h > max_px:
         raise RegistrationError(f"refusing to read {w}x{h} px at once (bound {max_px})")
     lw, lh = view.level_dims[level]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, lw), min(y + h, lh)
     if x1 <= x0 or y1 <= y0:
-        return np.zeros((h, w, max(len(view.channel_names), 1)), np.float32)
+        return np.full((h, w, len(channels) if channels else max(len(view.channel_names), 1)), fill, np.float32)
     part = _as_hwc(view.reader.read_region(level, x0, y0, x1 - x0, y1 - y0))
-    part = part[: y1 - y0, : x1 - x0].astype(np.float32)
+    part = part[: y1 - y0, : x1 - x0]
+    part = (part[:, :, list(channels)] if channels is not None else part).astype(np.float32)
     if (x0, y0, x1, y1) == (x, y, x + w, y + h) and part.shape[:2] == (h, w):
         return part
-    out = np.zeros((h, w, part.shape[2]), np.float32)
+    out = np.full((h, w, part.shape[2]), fill, np.float32)
     out[y0 - y : y0 - y + part.shape[0], x0 - x : x0 - x + part.shape[1]] = part
     return out
 
 
-def read_downsampled(view: SlideView, downsample: float, max_px: int) -> np.ndarray:
+def read_downsampled(view: SlideView, downsample: float, max_px: int,
+                     channels: Sequence[int] | None = None) -> np.ndarray:
     """The whole slide at ``downsample`` x level 0 as (h, w, C) float32, read in bounded chunks."""
     level = view.level_for(downsample)
     factor = downsample / view.level_ds[level]
@@ -105,7 +110,7 @@ def read_downsampled(view: SlideView, downsample: float, max_px: int) -> np.ndar
         row = []
         for cx in range(0, lw, chunk):
             cw, ch = min(chunk, lw - cx), min(chunk, lh - cy)
-            part = read_block(view, level, cx, cy, cw, ch, max_px)
+            part = read_block(view, level, cx, cy, cw, ch, max_px, channels)
             tw = int(round((cx + cw) / factor)) - int(round(cx / factor))
             th = int(round((cy + ch) / factor)) - int(round(cy / factor))
             row.append(_resize(part, max(tw, 1), max(th, 1)))
