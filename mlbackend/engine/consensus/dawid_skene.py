@@ -4,7 +4,11 @@ States: K real classes plus state K = "no cell / not an asked class". An annotat
   q[a, c, o]  P(labels class o | true state c, labelled it)   (all modes; uniform for c = no cell)
   m[a, c]     P(leaves it unlabelled | true state c)          (exhaustive tasks only)
 so an exhaustive observation has likelihood (1 - m) q for a label and m for a miss, and a sparse
-observation has likelihood q (a missing label in a sparse task is no observation). This
+observation has likelihood q (a missing label in a sparse task is no observation). A "no cell"
+cluster exists because someone clicked there; stray clicks of different annotators rarely land on
+the same spot, so every label beyond the first multiplies the no-cell likelihood by a coincidence
+probability (cfg.stray_coincidence). Without it the no-cell state, whose class emission is uniform,
+soaks up real cells whose labels disagree. This
 factorisation makes the M-step closed form with Dirichlet (q) and Beta (m) pseudo-counts, which
 keep small data from degenerating. Initialised from soft majority vote; deterministic.
 """
@@ -58,8 +62,12 @@ def _design(obs: Observations) -> sparse.csr_matrix:
         a_n * k + obs.annotator[hit],
         a_n * k + a_n + obs.annotator[missed],
     ])
-    data = np.ones(len(rows))
-    return sparse.csr_matrix((data, (rows, cols)), shape=(obs.n_items, a_n * k + 2 * a_n))
+    extra = np.maximum(np.bincount(obs.item[labelled], minlength=obs.n_items) - 1, 0)
+    has_extra = np.flatnonzero(extra)
+    rows = np.concatenate([rows, has_extra])
+    cols = np.concatenate([cols, np.full(len(has_extra), a_n * k + 2 * a_n)])
+    data = np.concatenate([np.ones(len(rows) - len(has_extra)), extra[has_extra].astype(np.float64)])
+    return sparse.csr_matrix((data, (rows, cols)), shape=(obs.n_items, a_n * k + 2 * a_n + 1))
 
 
 def vote_counts(obs: Observations) -> np.ndarray:
@@ -93,21 +101,31 @@ def _m_step(design_t: sparse.csr_matrix, post: np.ndarray, fit: np.ndarray, weig
     # impersonate a real class with a low detection rate (an unidentifiable mixture).
     q[:, k, :] = 1.0 / max(k, 1)
     hit = counts[a_n * k: a_n * k + a_n]
-    mis = counts[a_n * k + a_n:]
+    mis = counts[a_n * k + a_n: a_n * k + 2 * a_n]
     beta_m = np.full(s, cfg.miss_pseudo)
     beta_h = np.full(s, cfg.hit_pseudo)
     beta_m[k], beta_h[k] = cfg.hit_pseudo, cfg.miss_pseudo  # with no cell, leaving it unlabelled is right
     miss = (mis + beta_m) / (mis + hit + beta_m + beta_h)
+    # Optional shrinkage of each annotator's stray-click rate towards the pooled rate (0 = free rates;
+    # a large value ties them). On simulated data free rates plus the coincidence term did best.
+    m_none, h_none = mis[:, k].sum(), hit[:, k].sum()
+    pooled = (m_none + beta_m[k]) / (m_none + h_none + beta_m[k] + beta_h[k])
+    lam = cfg.stray_shrinkage
+    miss[:, k] = (mis[:, k] + lam * pooled + beta_m[k]) / (mis[:, k] + hit[:, k] + lam + beta_m[k] + beta_h[k])
     prior = post[fit].sum(axis=0) + cfg.class_pseudo
     return q, miss, prior / prior.sum()
 
 
-def _e_step(design: sparse.csr_matrix, q: np.ndarray, miss: np.ndarray, prior: np.ndarray) -> np.ndarray:
+def _e_step(design: sparse.csr_matrix, q: np.ndarray, miss: np.ndarray, prior: np.ndarray,
+            coincidence: float) -> np.ndarray:
     a_n, s, k = q.shape
+    stray = np.zeros((1, s))
+    stray[0, k] = np.log(coincidence)
     weights = np.vstack([
         np.log(q).transpose(0, 2, 1).reshape(a_n * k, s),
         np.log1p(-miss),
         np.log(miss),
+        stray,
     ])
     log_post = np.asarray(design @ weights) + np.log(prior)[None]
     log_post -= log_post.max(axis=1, keepdims=True)
@@ -148,7 +166,7 @@ def fit_dawid_skene(obs: Observations, cfg: ConsensusConfig) -> DSFit:
     q, miss, prior = _m_step(design_t, post, fit, weight, obs, cfg)
     while it < cfg.max_iter:
         it += 1
-        new = _e_step(design, q, miss, prior)
+        new = _e_step(design, q, miss, prior, cfg.stray_coincidence)
         delta = float(np.abs(new - post).max()) if len(new) else 0.0
         post = new
         q, miss, prior = _m_step(design_t, post, fit, weight, obs, cfg)

@@ -63,6 +63,8 @@ class ConsensusConfig:
     miss_pseudo: float = 0.5
     hit_pseudo: float = 2.0
     class_pseudo: float = 1.0
+    stray_coincidence: float = 0.05
+    stray_shrinkage: float = 0.0
     tie_seed: int = 0
 
 
