@@ -46,6 +46,16 @@ def test_annotator_labels_accepts_undoes_and_finds_everything_after_reload(world
         page.fill("[data-testid=opacity]", "0.7")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "annotate-overlay.png"))
+        page.keyboard.press("w")
+        assert page.get_attribute("[data-testid=mode-swipe]", "class").endswith("on")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(SHOTS / "annotate-swipe.png"))
+        page.keyboard.press("w")
+        page.keyboard.press("?")
+        page.wait_for_selector("[data-testid=help-overlay]")
+        page.screenshot(path=str(SHOTS / "annotate-help.png"))
+        page.keyboard.press("Escape")
+        assert page.locator("[data-testid=help-overlay]").count() == 0
         # point + class: class 2 then two clicks
         page.keyboard.press("2")
         _click_image(page, 0.42, 0.45)

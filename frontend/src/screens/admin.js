@@ -32,7 +32,8 @@ async function renderHealth(box) {
   }
   const parts = Object.entries(report).filter(([k]) => k !== "status");
   fill(box, h("h2", null, h("span", { class: `health-dot ${ok ? "ok" : "bad"}` }), "System health ", pill(report.status)),
-    h("table.data", null, ...parts.map(([k, v]) => h("tr", null, h("td", null, h("strong", null, k)),
+    h("table.data", null, ...parts.map(([k, v]) => h("tr", null, h("td", null,
+      typeof v === "object" && v && "ok" in v ? h("span", { class: `health-dot ${v.ok ? "ok" : "bad"}` }) : null, h("strong", null, k)),
       h("td", null, typeof v === "object" ? summarize(v) : String(v))))));
 }
 

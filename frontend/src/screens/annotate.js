@@ -344,12 +344,12 @@ class Workspace {
     fill(this.toolbar, ...TOOLS.map((t) => h(`button.tool${this.tool === t ? ".on" : ""}`, {
       title: `${t.label} (${t.key.toUpperCase()})`, testid: `tool-${t.name}`, "aria-pressed": String(this.tool === t),
       onclick: () => this.setTool(t),
-    }, h("span.ico", null, ICONS[t.name]), h("span.k", null, t.key.toUpperCase()))),
+    }, h("span.ico", null, ICONS[t.name]()), h("span.k", null, t.key.toUpperCase()))),
     h("hr"),
-    h("button.tool", { title: "Undo (Ctrl+Z)", testid: "undo", onclick: () => this.store.undo() }, h("span.ico", null, "↶")),
-    h("button.tool", { title: "Redo (Ctrl+Shift+Z)", testid: "redo", onclick: () => this.store.redo() }, h("span.ico", null, "↷")),
-    h("button.tool", { title: "Zoom to task (Z)", testid: "zoom-task", onclick: () => this.zoomToTask() }, h("span.ico", null, "⌖")),
-    h("button.tool", { title: "Shortcuts (?)", testid: "help", onclick: () => this.help() }, h("span.ico", null, "?")));
+    h("button.tool", { title: "Undo (Ctrl+Z)", testid: "undo", onclick: () => this.store.undo() }, h("span.ico", null, ICONS.undo())),
+    h("button.tool", { title: "Redo (Ctrl+Shift+Z)", testid: "redo", onclick: () => this.store.redo() }, h("span.ico", null, ICONS.redo())),
+    h("button.tool", { title: "Zoom to task (Z)", testid: "zoom-task", onclick: () => this.zoomToTask() }, h("span.ico", null, ICONS.target())),
+    h("button.tool", { title: "Shortcuts (?)", testid: "help", onclick: () => this.help() }, h("span.ico", null, ICONS.help())));
   }
 
   /** @param {import("../tools/types.js").Tool} t */
@@ -489,7 +489,27 @@ function cookieUser() {
   return document.querySelector("[data-testid=username]")?.textContent?.split(" ")[0] || "me";
 }
 
+const svg = (/** @type {string} */ d) => {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  el.setAttribute("viewBox", "0 0 24 24");
+  el.setAttribute("width", "20");
+  el.setAttribute("height", "20");
+  el.innerHTML = d;
+  return el;
+};
+const STROKE = 'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"';
 /** @type {Record<string, string>} */
-const ICONS = { point: "•", polygon: "⬠", select: "↖", segment: "✦" };
+const ICON_PATHS = {
+  point: '<circle cx="12" cy="12" r="4.5" fill="currentColor"/>',
+  polygon: `<path ${STROKE} d="M12 3l8 6-3 10H7L4 9z"/>`,
+  select: '<path fill="currentColor" d="M5 3l13 8-6 1.5L9 19z"/>',
+  segment: `<path ${STROKE} d="M12 4c4 0 7 3 7 7s-3 8-7 8-7-4-7-8 3-7 7-7z" stroke-dasharray="3 2"/><circle cx="12" cy="12" r="2" fill="currentColor"/>`,
+  undo: `<path ${STROKE} d="M9 7L4 12l5 5M4 12h11a5 5 0 0 1 0 10h-3"/>`,
+  redo: `<path ${STROKE} d="M15 7l5 5-5 5M20 12H9a5 5 0 0 0 0 10h3"/>`,
+  target: `<circle ${STROKE} cx="12" cy="12" r="7"/><path ${STROKE} d="M12 2v5M12 17v5M2 12h5M17 12h5"/>`,
+  help: `<circle ${STROKE} cx="12" cy="12" r="9"/><path ${STROKE} d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.7.3-1 .9-1 1.7M12 17h.01"/>`,
+};
+/** @type {Record<string, () => SVGElement>} */
+const ICONS = Object.fromEntries(Object.entries(ICON_PATHS).map(([k, d]) => [k, () => svg(d)]));
 
 export { emptyState };

@@ -23,7 +23,7 @@ export function taskPanel(ws) {
     h("div.meta", null,
       h(`span.badge.mode-${ws.task.labelMode}`, { testid: "label-mode", title: ws.task.labelMode === "exhaustive" ? "Label every cell of these classes inside the region" : "Label the cells you are sure about; you do not need to find them all" },
         ws.task.labelMode === "exhaustive" ? "Exhaustive: label every cell" : "Sparse: label the cells you are sure of"),
-      h("span.timer", null, "⏱ ", time)),
+      h("span.timer", { title: "Time on task (pauses when you are away)" }, "Time on task ", time)),
     instructions ? h("details.instructions", { open: true }, h("summary", null, "Instructions"), h("p", null, instructions)) : null,
     h("h3", null, "Classes ", h("span.muted.small", null, "number key picks")),
     counts, lod, loadErr, save, conflicts, actions);

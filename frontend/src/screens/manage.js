@@ -135,6 +135,8 @@ function agreementView(agreement) {
     : h("pre", null, JSON.stringify(agreement, null, 1).slice(0, 800));
 }
 
+let lastGenerate = "";
+
 /** @param {any} ctx */
 async function tasksTab(ctx) {
   const [pairs, tasks, classes] = await Promise.all([
@@ -145,7 +147,7 @@ async function tasksTab(ctx) {
   const mode = h("select", { testid: "gen-mode" }, h("option", { value: "sparse" }, "sparse"), h("option", { value: "exhaustive" }, "exhaustive"));
   const minTissue = h("input", { type: "number", value: "0.2", step: "0.05", min: "0", max: "1", style: { width: "70px" } });
   const dist = h("input", { type: "checkbox", checked: true, testid: "gen-distribute" });
-  const out = h("div", { testid: "gen-result" });
+  const out = h("div", { testid: "gen-result" }, lastGenerate);
   const generate = async () => {
     try {
       const res = await post(paths.taskGenerate, {
@@ -154,7 +156,7 @@ async function tasksTab(ctx) {
         min_tissue: Number(/** @type {HTMLInputElement} */ (minTissue).value), distribute: /** @type {HTMLInputElement} */ (dist).checked,
       });
       toast(`Created ${res.created} tasks, ${res.assignments_created} assignments`, "ok");
-      fill(out, `Created ${res.created} tasks and ${res.assignments_created} assignments.`);
+      lastGenerate = `Created ${res.created} tasks and ${res.assignments_created} assignments.`;
       ctx.refresh();
     } catch (err) { toast(`Could not generate: ${/** @type {any} */ (err).message}`, "error"); }
   };

@@ -42,29 +42,41 @@ export async function slidesTab(ctx) {
         h("td", null, pill(s.status), s.status_reason ? h("div.small.error", null, s.status_reason) : null))))
       : emptyState("No slides yet", "Upload files or import them from the server folder."));
   }
+  const he = h("select", { testid: "pair-he" });
+  const fl = h("select", { testid: "pair-if" });
+  const pairName = h("input", { placeholder: "pair name", testid: "pair-name" });
+  const pairsTable = h("div");
+  let optionsKey = "";
+  const createPair = async () => {
+    try {
+      await post(paths.pairs(ctx.projectId), { name: /** @type {HTMLInputElement} */ (pairName).value, anatomical: Number(/** @type {HTMLSelectElement} */ (he).value),
+        molecular: /** @type {HTMLSelectElement} */ (fl).value ? Number(/** @type {HTMLSelectElement} */ (fl).value) : null });
+      toast("Pair created; registration starts when both slides are ready", "ok");
+      /** @type {HTMLInputElement} */ (pairName).value = "";
+      loadSlides();
+    } catch (err) { toast(`Could not pair: ${/** @type {any} */ (err).message}`, "error"); }
+  };
+  fill(pairsBox, pairsTable, h("div.form-row", { style: { marginTop: "10px" } }, h("label", null, "H&E", he), h("label", null, "IF", fl), h("label", null, "Name", pairName),
+    h("button.primary", { testid: "pair-create", onclick: createPair }, "Pair")));
+  /** @param {any} ref a slide id or object */
+  const slideName = (ref) => (ref && typeof ref === "object" ? ref.name : slides.find((x) => x.id === ref)?.name) ?? String(ref ?? "");
   /** @param {any[]} pairs */
   function renderPairs(pairs) {
-    const he = h("select", { testid: "pair-he" }, ...slides.filter((s) => s.kind !== "fluorescence").map((s) => h("option", { value: String(s.id) }, s.name)));
-    const fl = h("select", { testid: "pair-if" }, h("option", { value: "" }, "(none)"), ...slides.filter((s) => s.kind === "fluorescence").map((s) => h("option", { value: String(s.id) }, s.name)));
-    const name = h("input", { placeholder: "pair name", testid: "pair-name" });
-    const create = async () => {
-      try {
-        await post(paths.pairs(ctx.projectId), { name: /** @type {HTMLInputElement} */ (name).value, anatomical: Number(/** @type {HTMLSelectElement} */ (he).value),
-          molecular: /** @type {HTMLSelectElement} */ (fl).value ? Number(/** @type {HTMLSelectElement} */ (fl).value) : null });
-        toast("Pair created; registration starts when both slides are ready", "ok");
-        loadSlides();
-      } catch (err) { toast(`Could not pair: ${/** @type {any} */ (err).message}`, "error"); }
-    };
-    fill(pairsBox,
+    const key = slides.map((x) => `${x.id}:${x.kind}:${x.status}`).join(",");
+    if (key !== optionsKey) {
+      optionsKey = key;
+      const keepHe = /** @type {HTMLSelectElement} */ (he).value, keepIf = /** @type {HTMLSelectElement} */ (fl).value;
+      fill(he, ...slides.filter((x) => x.kind !== "fluorescence").map((x) => h("option", { value: String(x.id), selected: String(x.id) === keepHe }, x.name)));
+      fill(fl, h("option", { value: "" }, "(none)"), ...slides.filter((x) => x.kind === "fluorescence").map((x) => h("option", { value: String(x.id), selected: String(x.id) === keepIf }, x.name)));
+    }
+    fill(pairsTable,
       pairs.length ? h("table.data", null, h("tr", null, ...["pair", "H&E", "IF", "registration", ""].map((x) => h("th", null, x))),
-        ...pairs.map((p) => h("tr", { dataset: { pair: String(p.id) } }, h("td", null, p.name), h("td", null, p.anatomical?.name ?? String(p.anatomical ?? "")),
-          h("td", null, p.molecular?.name ?? (p.molecular ? String(p.molecular) : "—")),
+        ...pairs.map((p) => h("tr", { dataset: { pair: String(p.id) } }, h("td", null, p.name), h("td", null, slideName(p.anatomical)),
+          h("td", null, p.molecular ? slideName(p.molecular) : "—"),
           h("td", null, p.registration ? [pill(p.registration.status), " ", h("span.small.muted", null, `v${p.registration.version} ${p.registration.source}`)] : pill("pending")),
           h("td", null, h("a", { href: `#qa`, onclick: () => { sessionStorage.setItem("laypath.qa.pair", String(p.id)); } }, "QA"), " ",
             h("button.small", { onclick: () => post(paths.pairRegister(p.id)).then(() => toast("Registration queued", "ok")).catch((e) => toast(e.message, "error")) }, "Re-register")))))
-        : emptyState("No pairs yet", "Pair an H&E slide with its IF slide below."),
-      h("div.form-row", { style: { marginTop: "10px" } }, h("label", null, "H&E", he), h("label", null, "IF", fl), h("label", null, "Name", name),
-        h("button.primary", { testid: "pair-create", onclick: create }, "Pair")));
+        : emptyState("No pairs yet", "Pair an H&E slide with its IF slide below."));
   }
   async function loadJobs() {
     const list = await get(`${paths.jobs}?project=${ctx.projectId}`).catch(() => []);
