@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from annotation.imaging.deepzoom import DeepZoomGeometry
-from annotation.imaging.reader_base import SlideReader
+from annotation.imaging.reader_base import SlideReader, resize_area
 from annotation.imaging.render import RenderSettings, composite
 from annotation.imaging.tiles import CONTENT_TYPES, EncodedTile, encode_image
 from annotation.imaging.transform import SlideTransform
@@ -90,8 +90,7 @@ def overlay_pixels(
     map_x = (u - bx0).astype(np.float32)
     map_y = (v - by0).astype(np.float32)
     if factor > 1:
-        region = cv2.resize(region, ((bx1 - bx0) // factor, (by1 - by0) // factor), interpolation=cv2.INTER_AREA)
-        region = region.reshape(region.shape[0], region.shape[1], -1)
+        region = resize_area(region, (bx1 - bx0) // factor, (by1 - by0) // factor)
         map_x = (map_x + 0.5) / factor - 0.5
         map_y = (map_y + 0.5) / factor - 0.5
     out = cv2.remap(region, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

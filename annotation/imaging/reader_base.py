@@ -125,6 +125,11 @@ def _all_pages(tif: tifffile.TiffFile) -> list[tifffile.TiffPage]:
     return pages
 
 
+def resize_area(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """Area-average resize of (h, w) or (h, w, C) to (out_h, out_w, C), any number of channels."""
+    return _resize(image, out_w, out_h)
+
+
 def _resize(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] > 4:  # cv2's INTER_AREA takes at most 4 channels at non-integer scales
         parts = [_resize(np.ascontiguousarray(image[..., i : i + 4]), out_w, out_h) for i in range(0, image.shape[2], 4)]

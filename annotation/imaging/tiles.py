@@ -15,7 +15,7 @@ import numpy as np
 
 from annotation.imaging.deepzoom import DeepZoomGeometry, TileRect, coinciding_file_level
 from annotation.imaging.info import BRIGHTFIELD
-from annotation.imaging.reader_base import SlideReader
+from annotation.imaging.reader_base import SlideReader, resize_area
 from annotation.imaging.render import RenderSettings, composite
 
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
@@ -68,8 +68,12 @@ def read_scaled(
     region = reader.read_region(level, x0, y0, x1 - x0, y1 - y0, channels)
     if region.shape[:2] == (rect.h, rect.w):
         return region
-    out = cv2.resize(region, (rect.w, rect.h), interpolation=cv2.INTER_AREA)
-    return out.reshape(rect.h, rect.w, -1) if out.ndim == 2 else out
+    if channels is not None and len(channels) < region.shape[2]:  # resize only what will be shown
+        wanted = list(channels)
+        out = np.zeros((rect.h, rect.w, region.shape[2]), dtype=region.dtype)
+        out[..., wanted] = resize_area(np.ascontiguousarray(region[..., wanted]), rect.w, rect.h)
+        return out
+    return resize_area(region, rect.w, rect.h)
 
 
 def render_tile(

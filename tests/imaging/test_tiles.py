@@ -117,3 +117,27 @@ def test_rgb_ome_tiff_is_brightfield_and_its_jpeg_tiles_pass_through(tmp_path: P
         tile = render_tile(reader, geometry, geometry.max_level, 1, 1)
         assert tile.passthrough
         assert np.abs(decode_jpeg_rgb(tile.data).astype(int) - rgb[256:512, 256:512]).mean() < 4
+
+
+def test_many_channel_fluorescence_renders_at_every_level_with_odd_pyramid_sizes(tmp_path: Path) -> None:
+    from tests.imaging.conftest import smooth_channels, write_ome
+
+    data = smooth_channels(777, 1001, 6)  # ceil-halved levels: downsamples are not exact powers of two
+    path = write_ome(tmp_path / "six.ome.tif", data, [f"M{i}" for i in range(6)], levels=3)
+    with open_slide(path) as reader:
+        geometry = geometry_for(reader.info)
+        everything = RenderSettings.of([ChannelSetting(i, "ffffff", 0, 65535) for i in range(6)])
+        two = RenderSettings.of([ChannelSetting(1, "ff0000", 0, 65535), ChannelSetting(4, "00ff00", 0, 65535)])
+        for level in range(geometry.level_count):
+            for settings in (everything, two, None):
+                tile = render_tile(reader, geometry, level, 0, 0, fmt="png", settings=settings)
+                rect = geometry.tile_rect(level, 0, 0)
+                assert decode_jpeg_rgb(tile.data).shape == (rect.h, rect.w, 3)
+        rect = geometry.tile_rect(geometry.max_level - 3, 0, 0)
+        got = read_scaled(reader, rect, 8, (1, 4))
+        padded = np.zeros((rect.h * 8, rect.w * 8, 2), dtype=np.float64)  # DZI levels round sizes up
+        padded[:777, :1001] = np.moveaxis(data[[1, 4]], 0, 2)
+        expected = cv2.resize(padded, (rect.w, rect.h), interpolation=cv2.INTER_AREA)
+        error = np.abs(got[..., [1, 4]].astype(float) - expected)[:-1, :-1]  # last row/col: partial pixels
+        assert error.mean() < 0.01 * 65535
+        assert (got[..., [0, 2, 3, 5]] == 0).all()
