@@ -68,18 +68,35 @@ def store_new_folder(project_id: int) -> Path:
     return folder
 
 
-def _place_in_store(path: Path, project_id: int) -> str:
-    """Path relative to the slide root: in place if already under it, else hard-linked (or copied) in."""
+def _place_in_store(path: Path, project_id: int) -> tuple[str, str]:
+    """(path relative to the slide root, file to copy in during ingest or ''): in place if under the root, else
+    hard-linked into the store, else copied by the ingest job (never in a request)."""
     root = slide_root()
     real = path.resolve()
     if os.path.commonpath([real, root]) == str(root):
-        return str(real.relative_to(root))
+        return str(real.relative_to(root)), ""
+    if real.suffix.lower() in MULTI_FILE_SUFFIXES:
+        raise InvalidInput(f"{real.name}: multi-file slides must be placed inside the slide folder to be imported.")
     target = store_new_folder(project_id) / safe_filename(real.name)
     try:
         os.link(real, target)
     except OSError:
-        shutil.copy2(real, target)
-    return str(target.relative_to(root))
+        return str(target.relative_to(root)), str(real)
+    return str(target.relative_to(root)), ""
+
+
+def _copy_in(source: str, slide: Slide) -> None:
+    """Copy an imported file into the slide store (the ingest job does this, so requests stay fast)."""
+    target = slide_abspath(slide)
+    if target.is_file() and target.stat().st_size == os.path.getsize(source):
+        return
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SlideReadError(f"cannot copy the file into the slide store: {exc.strerror or exc}") from exc
 
 
 # -- creating and ingesting ----------------------------------------------------------------------------
@@ -87,13 +104,16 @@ def _place_in_store(path: Path, project_id: int) -> str:
 
 @transaction.atomic
 def slide_create(
-    *, project: Project, file_path: str, name: str, created_by=None, size_bytes: int = 0, sha256: str = ""
+    *, project: Project, file_path: str, name: str, created_by=None, size_bytes: int = 0, sha256: str = "",
+    copy_from: str = "",
 ) -> tuple[Slide, Job]:
     """Create a pending slide for a file under SLIDE_ROOT and queue its ingest job (on commit)."""
     slide = Slide.objects.create(
         project=project, name=name[:255], file_path=file_path, size_bytes=size_bytes, created_by=created_by
     )
     target = {"slide_id": slide.id} | ({"sha256": sha256.lower()} if sha256 else {})
+    if copy_from:
+        target["copy_from"] = copy_from
     job = job_create(kind=Job.Kind.INGEST, project_id=project.id, target=target, created_by=created_by)
     _enqueue_ingest(str(job.id))
     return slide, job
@@ -125,6 +145,9 @@ def slide_ingest(*, job_id: str) -> None:
         job_fail(job_id=job_id, error="The slide was deleted before ingest.")
         return
     try:
+        if job.target.get("copy_from"):
+            job_progress(job_id=job_id, progress=0.01, message="copying the file into the slide store")
+            _copy_in(job.target["copy_from"], slide)
         facts = read_slide_facts(slide, sha256=job.target.get("sha256", ""), job_id=job_id)
     except SlideReadError as exc:
         _ingest_failed(slide, job_id, exc.reason)
@@ -363,11 +386,11 @@ def slides_import(
         raise InvalidInput("No slide files found at the given paths.", code="no_slides_found")
     out: list[tuple[Slide, Job | None]] = []
     for path in files:
-        rel = _place_in_store(path, project.id)
+        rel, copy_from = _place_in_store(path, project.id)
         existing = Slide.objects.filter(project=project, file_path=rel).first()
         if existing is not None:
             out.append((existing, None))
             continue
         out.append(slide_create(project=project, file_path=rel, name=path.name, created_by=created_by,
-                                size_bytes=path.stat().st_size))
+                                size_bytes=path.stat().st_size, copy_from=copy_from))
     return out

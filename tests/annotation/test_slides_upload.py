@@ -154,3 +154,21 @@ def test_abandoned_uploads_are_pruned_and_fresh_ones_kept(slide_store, user_fact
     assert upload_prune(older_than_s=3600) == 1
     assert upload_get(upload_id=fresh).id == fresh
     assert client.get(f"/api/uploads/{old}/").status_code == 404
+
+
+def test_import_from_another_disk_is_copied_by_the_ingest_job_not_the_request(slide_store, tmp_path, monkeypatch):
+    from annotation.services import slides as slide_services
+
+    ctx = make_project()
+    source = he_tiff(tmp_path, 120, 160)
+
+    def cross_device(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(slide_services.os, "link", cross_device)
+    [(slide, job)] = slide_services.slides_import(project=ctx["project"], paths=[source])
+    assert not (slide_store / slide.file_path).exists()  # nothing copied yet
+    slide_services.slide_ingest(job_id=str(job.id))
+    slide.refresh_from_db()
+    assert slide.status == Slide.Status.READY, slide.status_reason
+    assert (slide_store / slide.file_path).read_bytes() == source.read_bytes()
