@@ -33,11 +33,12 @@ def registration_qa(*, pair: SlidePair, version: int | None = None) -> dict:
     """The registration's metrics and QA maps (error in um, confidence 0..1 on a coarse H&E grid)."""
     reg = _version(pair, version)
     if reg is None:
-        return {"registration": None, "qa": None, "checkerboard_url": None}
+        return {"registration": None, "qa": None, "warnings": [], "landmarks": [], "checkerboard_url": None}
     return {
         "registration": registration_payload(reg, current=pair),
         "qa": reg.qa or None,
         "warnings": (reg.metrics or {}).get("warnings", []),
+        "landmarks": reg.landmarks or [],
         "checkerboard_url": f"/api/pairs/{pair.id}/registration/checkerboard.png?version={reg.version}",
     }
 
