@@ -41,7 +41,7 @@ def version_out(v: ModelVersion) -> dict:
 
 
 class VersionListView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="ml_versions_list", responses={200: dict})
     def get(self, request: Request) -> Response:
         """Model versions of the projects the user manages or reviews (admins: all)."""
         projects = project_list_for_user(user=request.user)

@@ -35,7 +35,7 @@ def _int(value, name: str) -> int:
 
 
 class ReviewQueueView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="review_list", responses={200: dict})
     def get(self, request: Request) -> Response:
         """`?project=ID[&status=open&limit=50]`: the queue, best review first."""
         project_id = _int(request.query_params.get("project"), "project")
