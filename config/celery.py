@@ -37,6 +37,11 @@ app.conf.update(
             "schedule": 60.0 * float(os.environ.get("CONSENSUS_CHECK_MINUTES", "10")),
             "options": {"queue": "default", "expires": 300},
         },
+        "uploads-prune": {
+            "task": "annotation.prune_uploads",
+            "schedule": 3600.0,
+            "options": {"queue": "default", "expires": 600},
+        },
         "worker-heartbeat-prune": {
             "task": "laypath.prune_heartbeats",
             "schedule": 600.0,
