@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from annotation.models import Annotation
+from annotation.models import Annotation, Assignment
 from tests.browser.conftest import login, wait_until
 from tests.support.procs import asgi_server
 
@@ -124,3 +124,9 @@ def test_saves_made_while_the_server_is_unreachable_arrive_after_it_returns(worl
         _wait_saved(page)
         assert Annotation.objects.filter(task_id=world.task_id, source="human", is_deleted=False).count() == 2
         assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('laypath.savequeue')).length") == 0
+        # submit, then "next task" says there is nothing left
+        page.click("[data-testid=submit]")
+        page.wait_for_selector("[data-testid=task-done]")
+        assert Assignment.objects.get(task_id=world.task_id).status == "submitted"
+        page.click("[data-testid=next-task]")
+        page.wait_for_selector("[data-testid=no-tasks]")
