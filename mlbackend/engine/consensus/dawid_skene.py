@@ -117,7 +117,8 @@ def _m_step(design_t: sparse.csr_matrix, post: np.ndarray, fit: np.ndarray, weig
 
 
 def _e_step(design: sparse.csr_matrix, q: np.ndarray, miss: np.ndarray, prior: np.ndarray,
-            coincidence: float) -> np.ndarray:
+            coincidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors per pattern and each pattern's log marginal likelihood."""
     a_n, s, k = q.shape
     stray = np.zeros((1, s))
     stray[0, k] = np.log(coincidence)
@@ -128,9 +129,10 @@ def _e_step(design: sparse.csr_matrix, q: np.ndarray, miss: np.ndarray, prior: n
         stray,
     ])
     log_post = np.asarray(design @ weights) + np.log(prior)[None]
-    log_post -= log_post.max(axis=1, keepdims=True)
-    post = np.exp(log_post)
-    return post / post.sum(axis=1, keepdims=True)
+    top = log_post.max(axis=1, keepdims=True)
+    post = np.exp(log_post - top)
+    total = post.sum(axis=1, keepdims=True)
+    return post / total, (top + np.log(total))[:, 0]
 
 
 def _patterns(obs: Observations) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +153,7 @@ def _patterns(obs: Observations) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_dawid_skene(obs: Observations, cfg: ConsensusConfig) -> DSFit:
-    """Run EM from soft majority vote until posteriors change less than cfg.tol (max abs)."""
+    """Run EM from soft majority vote until posteriors (max abs) or the log-likelihood (relative) settle."""
     s = obs.n_classes + 1
     rep, inverse = _patterns(obs)
     weight = np.bincount(inverse, minlength=len(rep)).astype(np.float64)
@@ -162,17 +164,19 @@ def fit_dawid_skene(obs: Observations, cfg: ConsensusConfig) -> DSFit:
     post = counts + 0.01
     post /= post.sum(axis=1, keepdims=True)
     post[~fit] = 1.0 / s
-    converged, it = False, 0
+    converged, it, last_ll = False, 0, -np.inf
     q, miss, prior = _m_step(design_t, post, fit, weight, obs, cfg)
     while it < cfg.max_iter:
         it += 1
-        new = _e_step(design, q, miss, prior, cfg.stray_coincidence)
+        new, row_ll = _e_step(design, q, miss, prior, cfg.stray_coincidence)
         delta = float(np.abs(new - post).max()) if len(new) else 0.0
+        ll = float((weight * row_ll)[fit].sum())
         post = new
         q, miss, prior = _m_step(design_t, post, fit, weight, obs, cfg)
-        if delta < cfg.tol:
+        if delta < cfg.tol or abs(ll - last_ll) <= cfg.ll_tol * max(abs(ll), 1.0):
             converged = True
             break
+        last_ll = ll
     logger.debug("dawid-skene: %d patterns, %d iterations, converged=%s", len(rep), it, converged)
     return DSFit(posterior=post[inverse] if len(inverse) else np.zeros((0, s)), q=q, miss=miss, prior=prior,
                  iterations=it, converged=converged)

@@ -58,6 +58,7 @@ class ConsensusConfig:
     iou_threshold: float = 0.3
     max_iter: int = 100
     tol: float = 1e-4
+    ll_tol: float = 1e-8
     diag_pseudo: float = 2.0
     offdiag_pseudo: float = 0.5
     miss_pseudo: float = 0.5
