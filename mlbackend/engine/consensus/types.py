@@ -39,7 +39,12 @@ class ModelCell:
 
 @dataclass(frozen=True)
 class TaskLabels:
-    """Everything the engine needs about one task: mode, asked classes, who answered, labels, model cells."""
+    """Everything the engine needs about one task: mode, asked classes, who answered, labels, model cells.
+
+    annotator_ids: everyone who submitted the task (in exhaustive mode an annotator with no label
+    near a cell votes "no cell" there; annotators with labels are added automatically).
+    Polygon labels carry their centroid in x, y (geometry.ring_centroid).
+    """
 
     task_id: Hashable
     mode: LabelMode
@@ -54,19 +59,19 @@ class TaskLabels:
 class ConsensusConfig:
     """Matching and Dawid-Skene settings; radius in micrometres, pseudo-counts are Dirichlet/Beta priors."""
 
-    radius_um: float = 4.0
-    iou_threshold: float = 0.3
+    radius_um: float = 4.0  # points match within this distance of a cluster centroid
+    iou_threshold: float = 0.3  # polygons match when IoU with the cluster's reference polygon >= this
     max_iter: int = 100
-    tol: float = 1e-4
-    ll_tol: float = 1e-8
-    diag_pseudo: float = 2.0
-    offdiag_pseudo: float = 0.5
-    miss_pseudo: float = 0.5
+    tol: float = 1e-4  # stop when no posterior moves more than this
+    ll_tol: float = 1e-8  # ... or the log-likelihood changes less than this (relative)
+    diag_pseudo: float = 2.0  # Dirichlet pseudo-count on "labelled the true class"
+    offdiag_pseudo: float = 0.5  # ... on each wrong class
+    miss_pseudo: float = 0.5  # Beta pseudo-counts of the exhaustive miss rate of a real cell
     hit_pseudo: float = 2.0
-    class_pseudo: float = 1.0
-    stray_coincidence: float = 0.05
-    stray_shrinkage: float = 0.0
-    tie_seed: int = 0
+    class_pseudo: float = 1.0  # pseudo-count of each state in the class prior
+    stray_coincidence: float = 0.05  # P(another annotator's stray click lands on the same spot)
+    stray_shrinkage: float = 0.0  # pull per-annotator stray-click rates to the pooled rate
+    tie_seed: int = 0  # majority-vote tie breaking
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,12 @@ class AnnotatorReliability:
 
 @dataclass(frozen=True)
 class ConsensusCell:
-    """One cell cluster with its consensus; consensus_class is None unless status == 'cell'."""
+    """One cell cluster with its consensus; consensus_class is None unless status == 'cell'.
+
+    status: 'cell', 'no_cell' (consensus says stray click / not an asked class) or 'unlabelled'
+    (model-only cluster in a sparse task: nobody voted). class_posteriors lists every state, the
+    no-cell state under the key None; posterior is the winning state's probability.
+    """
 
     task_id: Hashable
     index: int
