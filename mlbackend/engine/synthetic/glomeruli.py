@@ -42,21 +42,21 @@ def glomerulus_rho(cfg: SceneConfig, x: np.ndarray, y: np.ndarray) -> np.ndarray
     # every point's nearest glomerulus lies in its own slot or a neighbouring one
     gx0, gx1 = int(np.floor(xb.min() / spacing)) - 1, int(np.floor(xb.max() / spacing)) + 1
     gy0, gy1 = int(np.floor(yb.min() / spacing)) - 1, int(np.floor(yb.max() / spacing)) + 1
-    if (gx1 - gx0 + 1) * (gy1 - gy0 + 1) > 16:  # points spread widely: split so each part sees few glomeruli
-        axis = xb.ndim - 1 if xb.ndim < 2 or gx1 - gx0 >= gy1 - gy0 else xb.ndim - 2
-        n = xb.shape[axis]
-        if n > 1:
-            a, b = np.split(xb, [n // 2], axis=axis), np.split(yb, [n // 2], axis=axis)
-            return np.concatenate([glomerulus_rho(cfg, a[0], b[0]), glomerulus_rho(cfg, a[1], b[1])], axis=axis)
-    for cx, cy, radius, p3, p5 in _glomeruli_near(cfg, gx0, gx1, gy0, gy1):
+    glomeruli = _glomeruli_near(cfg, gx0, gx1, gy0, gy1)
+    if len(glomeruli) * xb.size > 20_000_000 and xb.size > 1:  # huge point sets: split to bound the work
+        axis = int(np.argmax(xb.shape))
+        a, b = np.array_split(xb, 2, axis=axis), np.array_split(yb, 2, axis=axis)
+        return np.concatenate([glomerulus_rho(cfg, a[0], b[0]), glomerulus_rho(cfg, a[1], b[1])], axis=axis)
+    for cx, cy, radius, p3, p5 in glomeruli:
+        reach = RHO_CAP * radius * 1.2
         ddx, ddy = xb - cx, yb - cy
-        dist = np.hypot(ddx, ddy)
-        near = dist < RHO_CAP * radius * 1.2
+        near = (np.abs(ddx) < reach) & (np.abs(ddy) < reach)
         if not near.any():
             continue
-        theta = np.arctan2(ddy[near], ddx[near])
+        nx, ny = ddx[near], ddy[near]
+        theta = np.arctan2(ny, nx)
         wobble = 1.0 + 0.07 * np.cos(3 * theta + p3) + 0.04 * np.cos(5 * theta + p5)
-        rho[near] = np.minimum(rho[near], dist[near] / (radius * wobble))
+        rho[near] = np.minimum(rho[near], np.hypot(nx, ny) / (radius * wobble))
     return rho
 
 

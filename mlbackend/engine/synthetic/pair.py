@@ -13,7 +13,7 @@ import numpy as np
 
 from mlbackend.engine.synthetic.config import CHANNELS, CLASSES
 from mlbackend.engine.synthetic.render_he import render_he
-from mlbackend.engine.synthetic.render_if import render_if_channel, to_dtype
+from mlbackend.engine.synthetic.render_if import render_if
 from mlbackend.engine.synthetic.scene import Scene
 from mlbackend.engine.synthetic.tiff_io import write_he_svs, write_if_ome
 from mlbackend.engine.synthetic.truth import write_truth
@@ -38,12 +38,12 @@ class PairPaths:
     n_cells: int
 
 
-def _if_renderer(scene: Scene, dtype: np.dtype | type) -> Callable[[int, int, int, int, float, int], np.ndarray]:
+def _if_renderer(scene: Scene, dtype: np.dtype | type) -> Callable[[int, int, int, int, float], np.ndarray]:
     transform = scene.transform
-    w_if, h_if = scene.if_size
+    canvas = scene.if_size
 
-    def render(x: int, y: int, w: int, h: int, d: float, c: int) -> np.ndarray:
-        return to_dtype(render_if_channel(scene, transform, x, y, w, h, d, c, canvas=(w_if, h_if)), dtype)
+    def render(x: int, y: int, w: int, h: int, d: float) -> np.ndarray:
+        return render_if(scene, transform, x, y, w, h, d, None, dtype, canvas=canvas)
 
     return render
 

@@ -7,6 +7,7 @@ stays bounded by a few tiles whatever the slide size.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -75,24 +76,68 @@ def write_he_svs(
     return levels
 
 
-def _channel_tiles(
-    render: Callable[[int, int, int, int, float, int], np.ndarray], n_channels: int, w: int, h: int, d: int,
-    tile: int, progress: Callable[[int], None] | None,
-) -> Iterator[np.ndarray]:
-    """Tiles of a (C, h, w) level in TIFF order: channel by channel, row-major within each."""
-    for c in range(n_channels):
-        yield from iter_tiles(
-            lambda x, y, tw, th, dd, c=c: render(x, y, tw, th, dd, c), w, h, d, tile, progress, band_px=2 * tile
-        )
+_COMPRESSION_TAGS = {"zlib": 8, "zstd": 50000}  # deflate, zstd
+
+
+def _tile_encoder(compression: str, tile: int) -> Callable[[np.ndarray], bytes]:
+    """Encode one 2-D tile exactly as tifffile would (zero-pad, horizontal predictor, codec level 1)."""
+    compress = tifffile.TIFF.COMPRESSORS[_COMPRESSION_TAGS[compression]]
+    predict = tifffile.TIFF.PREDICTORS[2]
+
+    def encode(t: np.ndarray) -> bytes:
+        if t.shape != (tile, tile):
+            t = np.pad(t, ((0, tile - t.shape[0]), (0, tile - t.shape[1])))
+        return compress(predict(np.ascontiguousarray(t), axis=-1), level=1)
+
+    return encode
+
+
+def _level_chunks(
+    render_all: Callable[[int, int, int, int, float], np.ndarray], n: int, w: int, h: int, d: int, tile: int,
+    encode: Callable[[np.ndarray], bytes], spill_dir: Path, progress: Callable[[int], None] | None,
+    band_px: int = 1024,
+) -> Iterator[tuple[bytes, int]]:
+    """Encoded tiles of a (C, h, w) level in TIFF order (channel by channel), rendering each band once.
+
+    Channel 0 goes straight to the file; channels 1.. are encoded at the same time and parked in
+    temporary files (sequential, bounded memory), then replayed in order.
+    """
+    spills = [tempfile.TemporaryFile(dir=spill_dir) for _ in range(n - 1)]
+    sizes: list[list[int]] = [[] for _ in range(n - 1)]
+    per_band = max(1, band_px // tile)
+    try:
+        for ty in range(0, h, tile):
+            th = min(tile, h - ty)
+            for bx in range(0, w, per_band * tile):
+                bw = min(per_band * tile, w - bx)
+                planes = render_all(bx * d, ty * d, bw, th, float(d))
+                for tx in range(0, bw, tile):
+                    for c in range(n):
+                        chunk = encode(planes[c, :, tx : tx + tile])
+                        if c == 0:
+                            yield chunk, len(chunk)
+                        else:
+                            spills[c - 1].write(chunk)
+                            sizes[c - 1].append(len(chunk))
+                if progress is not None:
+                    progress(bw * th)
+        for spill, lengths in zip(spills, sizes):
+            spill.seek(0)
+            for size in lengths:
+                yield spill.read(size), size
+    finally:
+        for spill in spills:
+            spill.close()
 
 
 def write_if_ome(
-    path: Path, render: Callable[[int, int, int, int, float, int], np.ndarray], width: int, height: int,
+    path: Path, render_all: Callable[[int, int, int, int, float], np.ndarray], width: int, height: int,
     mpp: float, channel_names: tuple[str, ...], dtype: np.dtype | type = np.uint16, tile: int = 512,
     step: int = 2, progress: Callable[[int], None] | None = None, compression: str = "zlib",
 ) -> list[tuple[int, int, int]]:
     """Write a tiled multi-channel OME-TIFF with a SubIFD pyramid; returns the levels written.
 
+    ``render_all(x0, y0, w, h, downsample)`` returns all channels (C, h, w) of a region in ``dtype``.
     ``compression`` is "zlib" (deflate: every reader) or "zstd" (about 10x faster to write, fewer readers).
     """
     levels = pyramid(width, height, step)
@@ -108,12 +153,13 @@ def write_if_ome(
     }
     opts = {"tile": (tile, tile), "photometric": "minisblack", "compression": compression,
             "compressionargs": {"level": 1}, "predictor": True, "maxworkers": 1}
+    encode = _tile_encoder(compression, tile)
     with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tif:
         for i, (d, w, h) in enumerate(levels):
             logger.info("IF level %d: %dx%d x %d channels (downsample %d)", i, w, h, n, d)
             extra = {"subifds": len(levels) - 1, "metadata": meta} if i == 0 else {"subfiletype": 1}
             tif.write(
-                _channel_tiles(render, n, w, h, d, tile, progress), shape=(n, h, w), dtype=dt,
-                resolution=(1e4 / (mpp * d), 1e4 / (mpp * d)), resolutionunit="CENTIMETER", **opts, **extra,
+                _level_chunks(render_all, n, w, h, d, tile, encode, Path(path).parent, progress), shape=(n, h, w),
+                dtype=dt, resolution=(1e4 / (mpp * d), 1e4 / (mpp * d)), resolutionunit="CENTIMETER", **opts, **extra,
             )
     return levels
