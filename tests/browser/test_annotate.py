@@ -130,3 +130,52 @@ def test_saves_made_while_the_server_is_unreachable_arrive_after_it_returns(worl
         assert Assignment.objects.get(task_id=world.task_id).status == "submitted"
         page.click("[data-testid=next-task]")
         page.wait_for_selector("[data-testid=no-tasks]")
+
+
+def _bump(annotation_id: str, **fields) -> None:
+    """Someone else changes a row behind the page's back (new version)."""
+    row = Annotation.objects.get(id=annotation_id)
+    for k, v in fields.items():
+        setattr(row, k, v)
+    row.version += 1
+    row.save()
+
+
+def test_conflicting_edit_is_shown_and_resolved_and_thousands_of_labels_share_one_canvas(world, browser):
+    # 3,500 model proposals outside the task region: zoomed out, the server answers with centroids only
+    rows = []
+    for i in range(3500):
+        x, y = 20 + (i % 70) * 4.0, 20 + (i // 70) * 4.0
+        rows.append(Annotation(project_id=world.project_id, pair_id=world.pair_id, label_class_id=world.class_ids[i % 3],
+                               geom_type="Point", geometry={"type": "Point", "coordinates": [x, y]},
+                               min_x=x, min_y=y, max_x=x, max_y=y, cx=x, cy=y, source="model", status="proposed"))
+    Annotation.objects.bulk_create(rows)
+    with asgi_server() as base:
+        page = browser.new_page(viewport={"width": 1300, "height": 820})
+        login(page, base, "lay1")
+        _open_next_task(page, base, world.project_id)
+        target = world.proposal_ids[0]
+        _bump(target, label_class_id=world.class_ids[2])
+        pos = page.evaluate("id => window.__laypath.screenOf(id)", target)
+        page.mouse.move(pos["x"] + 1, pos["y"] + 1)
+        page.keyboard.press("a")
+        page.wait_for_selector("[data-testid=conflict]")
+        page.screenshot(path=str(SHOTS / "annotate-conflict.png"))
+        page.click("[data-testid=conflict] button:has-text('Take theirs')")
+        _wait_saved(page)
+        row = Annotation.objects.get(id=target)
+        assert (row.status, row.label_class_id) == ("proposed", world.class_ids[2])
+        # again, but this time keep mine: my accept lands on top of their version
+        _bump(target, confidence=0.1)
+        page.mouse.move(pos["x"] + 1, pos["y"] + 1)
+        page.keyboard.press("a")
+        page.wait_for_selector("[data-testid=conflict]")
+        page.click("[data-testid=conflict] button:has-text('Keep mine')")
+        _wait_saved(page)
+        assert Annotation.objects.get(id=target).status == "accepted"
+        # zoom out to the whole slide: level of detail from the server, still one canvas for all labels
+        page.keyboard.press("0")
+        wait_until(page, "() => window.__laypath.drawn() >= 3000", timeout_s=30)
+        canvases = page.evaluate("() => document.querySelectorAll('[data-testid=viewer] canvas').length")
+        assert canvases <= 4  # OpenSeadragon's canvas, the navigator's, and our one label layer
+        page.screenshot(path=str(SHOTS / "annotate-zoomed-out.png"))

@@ -33,7 +33,7 @@ export const SHORTCUTS = [
   ["Delete / Backspace", "Delete selection"],
   ["Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y)", "Undo / redo"],
   ["Enter / Esc", "Close polygon / cancel"],
-  ["Z", "Zoom to task region"],
+  ["Z / 0", "Zoom to task region / whole slide"],
   ["H", "Hide / show labels"],
   ["N", "Next task (after submit)"],
   ["?", "This help"],
@@ -334,6 +334,17 @@ class Workspace {
     this.panels.task.renderSave();
   }
 
+  /** Select a row and pan to it. @param {string} id */
+  showRow(id) {
+    const a = this.store.get(id);
+    if (!a) return;
+    this.selected.clear();
+    this.selected.add(id);
+    const [x, y] = a.geometry.type === "Point" ? a.geometry.coordinates : a.geometry.coordinates[0][0];
+    this.viewer.osd.viewport.panTo(this.viewer.he.imageToViewportCoordinates(x, y));
+    this.layer.request();
+  }
+
   zoomToTask(immediate = false) {
     const b = regionBox(this.task.region);
     if (b) this.viewer.zoomTo(b, immediate);
@@ -450,6 +461,7 @@ class Workspace {
       case "delete": case "backspace": e.preventDefault(); this.deleteSelection(); break;
       case "escape": this.tool.cancel?.(); this.selected.clear(); this.layer.request(); document.querySelector(".modal-back")?.remove(); break;
       case "z": this.zoomToTask(); break;
+      case "0": this.viewer.osd.viewport.goHome(); break;
       case "h": this.layer.hidden = !this.layer.hidden; this.layer.request(); break;
       case "n": if (this.submitted) location.href = `/app/annotate/${this.projectId}/`; break;
       case "?": this.help(); break;

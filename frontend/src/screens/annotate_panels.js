@@ -78,6 +78,7 @@ export function taskPanel(ws) {
     fill(conflicts, ...st.conflicts.map((/** @type {any} */ c) => h("div.conflict", { testid: "conflict" },
       h("p", null, "This label was changed by someone else since you loaded it",
         c.current?.updated_by ? ` (${c.current.updated_by})` : "", ". Which version should stay?"),
+      h("p.small", null, `Theirs (v${c.current?.version ?? "?"}): ${describe(c.current)} · Mine: ${c.mine?.op === "upsert" ? describe({ ...ws.store.get(c.id), ...c.mine }) : c.mine?.op}`),
       h("div.row", null,
         h("button.small", { onclick: () => { ws.queue.resolve(c.id, "mine"); } }, "Keep mine"),
         h("button.small", { onclick: () => {
@@ -85,9 +86,17 @@ export function taskPanel(ws) {
           if (theirs) ws.store.merge([normRow(theirs)]);
           ws.loadSoon(0);
         } }, "Take theirs"),
-        h("button.small.link", { onclick: () => { const a = ws.store.get(c.id); if (a) { ws.selected.clear(); ws.selected.add(c.id); ws.layer.request(); } } }, "Show")))),
+        h("button.small.link", { onclick: () => ws.showRow(c.id) }, "Show")))),
     ...st.failed.map((/** @type {any} */ f) => h("div.conflict", null, h("p", null, `The server refused a change (${f.status}): ${f.detail}`),
       h("button.small", { onclick: () => ws.queue.discardFailed(f.id) }, "Discard it"))));
+  }
+
+  /** @param {any} row */
+  function describe(row) {
+    if (!row) return "deleted";
+    if (row.is_deleted) return "deleted";
+    const cls = ws.classes.find((/** @type {any} */ k) => k.id === row.label_class)?.name || "no class";
+    return `${cls}, ${row.status || "none"}`;
   }
 
   function renderActions() {
