@@ -1,9 +1,9 @@
-"""Small-polygon geometry by rasterisation (shapely is not a dependency)."""
+"""Small-polygon geometry by rasterisation with OpenCV (shapely is not a dependency)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from skimage.draw import polygon as draw_polygon
 
 from mlbackend.engine.consensus.types import Ring
 
@@ -53,10 +53,11 @@ def polygon_iou(a: Ring, b: Ring) -> float:
 
 
 def _raster(pts: np.ndarray, lo: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, dtype=bool)
-    rr, cc = draw_polygon((pts[:, 1] - lo[1]) * scale + 0.5, (pts[:, 0] - lo[0]) * scale + 0.5, shape=shape)
-    mask[rr, cc] = True
-    return mask
+    mask = np.zeros(shape, dtype=np.uint8)
+    # cv2 draws integer vertices; shift=4 keeps 1/16 px precision.
+    fixed = np.round(((pts - lo) * scale + 0.5) * 16.0).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(mask, [fixed], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
 
 
 def best_mean_iou_member(rings: list[Ring]) -> int:
