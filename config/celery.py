@@ -42,6 +42,11 @@ app.conf.update(
             "schedule": 3600.0,
             "options": {"queue": "default", "expires": 600},
         },
+        "stale-job-reaper": {
+            "task": "mlbackend.reap_stale_jobs",
+            "schedule": 60.0 * float(os.environ.get("REAPER_CHECK_MINUTES", "5")),
+            "options": {"queue": "default", "expires": 240},
+        },
         "worker-heartbeat-prune": {
             "task": "laypath.prune_heartbeats",
             "schedule": 600.0,

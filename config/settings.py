@@ -127,7 +127,10 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 4 * 3600, "global_keyprefix": f"{REDIS_PREFIX}:q:"}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=4 * 3600),
+        "global_keyprefix": f"{REDIS_PREFIX}:q:",
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -142,6 +145,7 @@ else:
     }
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+JOB_STALE_MINUTES = env.int("JOB_STALE_MINUTES", default=60)  # running jobs without a heartbeat are reaped
 RETRAIN_CHECK_MINUTES = env.int("RETRAIN_CHECK_MINUTES", default=30)
 RETRAIN_MIN_NEW_LABELS = env.int("RETRAIN_MIN_NEW_LABELS", default=200)
 

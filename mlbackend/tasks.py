@@ -63,3 +63,11 @@ def consensus_check() -> dict:
     from mlbackend.services import consensus_check_run
 
     return consensus_check_run()
+
+
+@shared_task(name="mlbackend.reap_stale_jobs", time_limit=120)
+def reap_stale_jobs() -> dict:
+    """Periodic: running jobs whose worker stopped beating are marked failed (and their training versions)."""
+    from mlbackend.services_reaper import stale_jobs_reap_all
+
+    return stale_jobs_reap_all()
