@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import orjson
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
@@ -19,6 +21,7 @@ ZOOM_POINTS = 16.0  # level-0 px per screen px from which cells are dots, not ou
 ZOOM_BINS = 64.0  # ... and from which they are counted per bin
 DEFAULT_BINS = 64
 MAX_BINS = 256
+OVERVIEW_CACHE_S = 15
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,16 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float]:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
-def _filters_sql(query: ViewportQuery, visibility: Visibility) -> tuple[str, list]:
-    sql = (
-        "a.pair_id = %s AND NOT a.is_deleted"
-        " AND box(point(a.min_x, a.min_y), point(a.max_x, a.max_y)) && box(point(%s, %s), point(%s, %s))"
-    )
-    params: list = [query.pair_id, query.x0, query.y0, query.x1, query.y1]
+def _filters_sql(query: ViewportQuery, visibility: Visibility, by_centroid: bool = False) -> tuple[str, list]:
+    if by_centroid:  # bins count centroids: an index-only scan of ann_pair_centroid
+        sql = "a.pair_id = %s AND NOT a.is_deleted AND a.cx BETWEEN %s AND %s AND a.cy BETWEEN %s AND %s"
+        params: list = [query.pair_id, query.x0, query.x1, query.y0, query.y1]
+    else:  # outlines and dots intersect the box: the GiST index ann_bbox_gist
+        sql = (
+            "a.pair_id = %s AND NOT a.is_deleted"
+            " AND box(point(a.min_x, a.min_y), point(a.max_x, a.max_y)) && box(point(%s, %s), point(%s, %s))"
+        )
+        params = [query.pair_id, query.x0, query.y0, query.x1, query.y1]
     vis_sql, vis_params = visibility.sql("a")
     sql += vis_sql
     params += vis_params
@@ -161,12 +168,13 @@ def _capped_json(where: str, params: list, element: str, cap: int, columns: str)
     return count, text
 
 
-def _bins_sql(where: str, params: list, query: ViewportQuery) -> tuple[dict, str]:
+def _bins_sql(query: ViewportQuery, visibility: Visibility) -> bytes:
+    where, params = _filters_sql(query, visibility, by_centroid=True)
     n = max(1, min(query.bins, MAX_BINS))
     cell_w = max((query.x1 - query.x0) / n, 1e-9)
     cell_h = max((query.y1 - query.y0) / n, 1e-9)
     sql = (
-        "SELECT coalesce(sum(c), 0), coalesce(json_agg(json_build_array(i, j, c)), '[]')::text FROM ("
+        "SELECT coalesce(sum(c), 0), '[' || coalesce(string_agg(concat('[', i, ',', j, ',', c, ']'), ','), '') || ']' FROM ("
         "SELECT least(greatest(floor((a.cx - %s) / %s)::int, 0), %s) AS i,"
         " least(greatest(floor((a.cy - %s) / %s)::int, 0), %s) AS j, count(*) AS c"
         f" FROM annotation_annotation a WHERE {where} GROUP BY 1, 2) s"
@@ -174,8 +182,18 @@ def _bins_sql(where: str, params: list, query: ViewportQuery) -> tuple[dict, str
     with connection.cursor() as cursor:
         cursor.execute(sql, [query.x0, cell_w, n - 1, query.y0, cell_h, n - 1, *params])
         total, cells = cursor.fetchone()
-    grid = {"x0": query.x0, "y0": query.y0, "cell_w": cell_w, "cell_h": cell_h, "nx": n, "ny": n}
-    return {"count": int(total), **grid}, cells
+    grid = {"mode": "bins", "count": int(total), "x0": query.x0, "y0": query.y0, "cell_w": cell_w, "cell_h": cell_h, "nx": n, "ny": n}
+    return orjson.dumps(grid)[:-1] + b',"cells":' + cells.encode() + b"}"
+
+
+def _bins_cached(query: ViewportQuery, visibility: Visibility) -> bytes:
+    """Counts per bin, kept OVERVIEW_CACHE_S in the cache: an overview may lag writes by that much."""
+    key = "ann-bins:" + hashlib.sha1(repr((query, visibility)).encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = _bins_sql(query, visibility)
+        cache.set(key, found, OVERVIEW_CACHE_S)
+    return found
 
 
 def _viewport_postgres(query: ViewportQuery, visibility: Visibility) -> bytes:
@@ -188,9 +206,7 @@ def _viewport_postgres(query: ViewportQuery, visibility: Visibility) -> bytes:
         count, text = _capped_json(where, params, POINT_SQL, MAX_POINTS, POINT_COLUMNS)
         if count <= MAX_POINTS:
             return b'{"mode":"points","count":%d,"points":%s}' % (count, text.encode())
-    head, cells = _bins_sql(where, params, query)
-    head_json = orjson.dumps({"mode": "bins", **head})
-    return head_json[:-1] + b',"cells":' + cells.encode() + b"}"
+    return _bins_cached(query, visibility)
 
 
 def _viewport_orm(query: ViewportQuery, visibility: Visibility) -> bytes:
@@ -219,7 +235,8 @@ def _viewport_orm(query: ViewportQuery, visibility: Visibility) -> bytes:
     cell_w = max((query.x1 - query.x0) / n, 1e-9)
     cell_h = max((query.y1 - query.y0) / n, 1e-9)
     counts: dict[tuple[int, int], int] = {}
-    for cx, cy in qs.values_list("cx", "cy").iterator():
+    inside = qs.filter(cx__gte=query.x0, cx__lte=query.x1, cy__gte=query.y0, cy__lte=query.y1)
+    for cx, cy in inside.values_list("cx", "cy").iterator():
         key = (min(max(int((cx - query.x0) // cell_w), 0), n - 1), min(max(int((cy - query.y0) // cell_h), 0), n - 1))
         counts[key] = counts.get(key, 0) + 1
     cells = [[i, j, c] for (i, j), c in counts.items()]

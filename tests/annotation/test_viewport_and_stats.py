@@ -100,3 +100,13 @@ def test_stats_count_by_status_class_source_and_respect_blind_mode(world):
     scoped = project_stats(user=world.manager, access=project_access(user=world.manager, project_id=world.project.id),
                            scope=StatsScope(task_id=world.task.id))
     assert scoped["annotations"]["total"] == 8
+
+
+def test_bins_count_centroids_and_sql_matches_the_portable_path(world, monkeypatch):
+    _rows(world, 250, world.ann1)
+    access = project_access(user=world.manager, project_id=world.project.id)
+    vis = sel.visibility_for(user=world.manager, access=access)
+    query = sel.ViewportQuery(world.pair.id, 0, 0, 505, 15, zoom=sel.ZOOM_BINS, bins=8)
+    fast, portable = orjson.loads(sel._bins_sql(query, vis)), orjson.loads(sel._viewport_orm(query, vis))
+    assert fast["count"] == portable["count"] == 102  # x 0..500 step 10 (51) x rows y=0,10 (2)
+    assert sorted(map(tuple, fast["cells"])) == sorted(map(tuple, portable["cells"]))
