@@ -12,32 +12,15 @@ import { events } from "../socket.js";
 import { regionBox, squareAround } from "../geometry.js";
 import { channelsFrom, encodeRender, withRender } from "../render.js";
 import { normClass, normRow, normTask, normViewer } from "../normalize.js";
-import { h, fill, toast, modal, duration, emptyState } from "../ui.js";
+import { h, fill, toast, duration } from "../ui.js";
 import { pointTool } from "../tools/point.js";
 import { polygonTool } from "../tools/polygon.js";
 import { selectTool } from "../tools/select.js";
 import { segmentTool } from "../tools/segment.js";
 import { taskPanel, overlayPanel } from "./annotate_panels.js";
+import { renderToolbar, wireInput, onKey, showHelp } from "./annotate_input.js";
 
 const TOOLS = [pointTool, polygonTool, selectTool, segmentTool];
-
-export const SHORTCUTS = [
-  ["1–9", "Pick class (with a selection: reclassify it)"],
-  ["P / G / V / S", "Point, polygon, select/move, click-to-segment"],
-  ["F", "Flick between H&E and IF"],
-  ["O", "Overlay on/off"],
-  ["W / L", "Swipe view / lens view (again: back to overlay)"],
-  ["A", "Accept proposal (selected or under the cursor)"],
-  ["R or X", "Reject proposal"],
-  ["Shift+A", "Accept all proposals in view"],
-  ["Delete / Backspace", "Delete selection"],
-  ["Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y)", "Undo / redo"],
-  ["Enter / Esc", "Close polygon / cancel"],
-  ["Z / 0", "Zoom to task region / whole slide"],
-  ["H", "Hide / show labels"],
-  ["N", "Next task (after submit)"],
-  ["?", "This help"],
-];
 
 /** @param {HTMLElement} root */
 export async function mount(root) {
@@ -108,6 +91,7 @@ class Workspace {
     this.project = o.project;
     this.classes = o.classes;
     this.vinfo = o.vinfo;
+    this.tools = TOOLS;
     this.store = new AnnotationStore();
     /** @type {Set<string>} */
     this.selected = new Set();
@@ -351,17 +335,14 @@ class Workspace {
     else this.viewer.osd.viewport.goHome(immediate);
   }
 
-  renderToolbar() {
-    fill(this.toolbar, ...TOOLS.map((t) => h(`button.tool${this.tool === t ? ".on" : ""}`, {
-      title: `${t.label} (${t.key.toUpperCase()})`, testid: `tool-${t.name}`, "aria-pressed": String(this.tool === t),
-      onclick: () => this.setTool(t),
-    }, h("span.ico", null, ICONS[t.name]()), h("span.k", null, t.key.toUpperCase()))),
-    h("hr"),
-    h("button.tool", { title: "Undo (Ctrl+Z)", testid: "undo", onclick: () => this.store.undo() }, h("span.ico", null, ICONS.undo())),
-    h("button.tool", { title: "Redo (Ctrl+Shift+Z)", testid: "redo", onclick: () => this.store.redo() }, h("span.ico", null, ICONS.redo())),
-    h("button.tool", { title: "Zoom to task (Z)", testid: "zoom-task", onclick: () => this.zoomToTask() }, h("span.ico", null, ICONS.target())),
-    h("button.tool", { title: "Shortcuts (?)", testid: "help", onclick: () => this.help() }, h("span.ico", null, ICONS.help())));
-  }
+  renderToolbar() { renderToolbar(this, TOOLS); }
+
+  wireInput() { wireInput(this); }
+
+  /** @param {KeyboardEvent} e */
+  onKey(e) { onKey(this, e, TOOLS); }
+
+  help() { showHelp(); }
 
   /** @param {import("../tools/types.js").Tool} t */
   setTool(t) {
@@ -414,66 +395,6 @@ class Workspace {
     this.selected.clear();
   }
 
-  wireInput() {
-    const osd = this.viewer.osd;
-    let dragging = false;
-    const pt = (/** @type {any} */ e) => this.viewer.toImage(e.position);
-    osd.addHandler("canvas-click", (/** @type {any} */ e) => {
-      e.preventDefaultAction = true;
-      if (!e.quick || dragging) return;
-      this.lastActivity = Date.now();
-      this.tool.onClick?.(this.toolCtx(), pt(e), { shift: Boolean(e.originalEvent?.shiftKey) });
-    });
-    osd.addHandler("canvas-double-click", (/** @type {any} */ e) => {
-      e.preventDefaultAction = true;
-      if (this.tool === polygonTool) this.tool.onClick?.(this.toolCtx(), pt(e), { shift: false, double: true });
-    });
-    osd.addHandler("canvas-press", (/** @type {any} */ e) => { dragging = Boolean(this.tool.onPress?.(this.toolCtx(), pt(e))); });
-    osd.addHandler("canvas-drag", (/** @type {any} */ e) => { if (dragging) { e.preventDefaultAction = true; this.tool.onDrag?.(this.toolCtx(), pt(e)); } });
-    osd.addHandler("canvas-release", (/** @type {any} */ e) => { if (dragging) { this.tool.onRelease?.(this.toolCtx(), pt(e)); setTimeout(() => { dragging = false; }); } });
-    new this.viewer.OSD.MouseTracker({ element: this.viewer.el, moveHandler: () => { if (this.tool.preview) this.layer.request(); } });
-    document.addEventListener("keydown", (e) => this.onKey(e));
-  }
-
-  /** @param {KeyboardEvent} e */
-  onKey(e) {
-    const tgt = /** @type {HTMLElement} */ (e.target);
-    if (tgt && (["INPUT", "TEXTAREA", "SELECT"].includes(tgt.tagName) && /** @type {any} */ (tgt).type !== "range" && /** @type {any} */ (tgt).type !== "checkbox")) return;
-    if (document.querySelector(".modal-back") && e.key !== "Escape") return;
-    this.lastActivity = Date.now();
-    const ctrl = e.ctrlKey || e.metaKey;
-    const k = e.key.toLowerCase();
-    if (ctrl && k === "z") { e.preventDefault(); if (e.shiftKey) this.store.redo(); else this.store.undo(); return; }
-    if (ctrl && k === "y") { e.preventDefault(); this.store.redo(); return; }
-    if (ctrl || e.altKey) return;
-    if (this.tool.onKey?.(this.toolCtx(), e)) { e.preventDefault(); return; }
-    const cls = this.classes.find((c) => c.hotkey === e.key);
-    if (cls) { this.setClass(cls.id); return; }
-    const tool = TOOLS.find((t) => t.key === k);
-    if (tool && !e.shiftKey) { this.setTool(tool); return; }
-    switch (k) {
-      case "f": this.panels.overlay.flick(); break;
-      case "o": this.panels.overlay.toggle(); break;
-      case "w": this.panels.overlay.mode(this.viewer.mode === "swipe" ? "overlay" : "swipe"); break;
-      case "l": this.panels.overlay.mode(this.viewer.mode === "lens" ? "overlay" : "lens"); break;
-      case "a": if (e.shiftKey) this.acceptAllInView(); else this.decide("accepted"); break;
-      case "r": case "x": this.decide("rejected"); break;
-      case "delete": case "backspace": e.preventDefault(); this.deleteSelection(); break;
-      case "escape": this.tool.cancel?.(); this.selected.clear(); this.layer.request(); document.querySelector(".modal-back")?.remove(); break;
-      case "z": this.zoomToTask(); break;
-      case "0": this.viewer.osd.viewport.goHome(); break;
-      case "h": this.layer.hidden = !this.layer.hidden; this.layer.request(); break;
-      case "n": if (this.submitted) location.href = `/app/annotate/${this.projectId}/`; break;
-      case "?": this.help(); break;
-      default: return;
-    }
-  }
-
-  help() {
-    modal("Keyboard shortcuts", h("table.keys", { testid: "help-overlay" }, ...SHORTCUTS.map(([k, v]) => h("tr", null, h("td", null, h("kbd", null, k)), h("td", null, v)))),
-      h("p.muted", null, "Dashed outlines are model proposals: accept (A), reject (R) or pick a class to reclassify."));
-  }
-
   /** @param {"submit"|"skip"} act */
   async finish(act) {
     await this.queue.retryNow();
@@ -501,27 +422,3 @@ function cookieUser() {
   return document.querySelector("[data-testid=username]")?.textContent?.split(" ")[0] || "me";
 }
 
-const svg = (/** @type {string} */ d) => {
-  const el = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  el.setAttribute("viewBox", "0 0 24 24");
-  el.setAttribute("width", "20");
-  el.setAttribute("height", "20");
-  el.innerHTML = d;
-  return el;
-};
-const STROKE = 'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"';
-/** @type {Record<string, string>} */
-const ICON_PATHS = {
-  point: '<circle cx="12" cy="12" r="4.5" fill="currentColor"/>',
-  polygon: `<path ${STROKE} d="M12 3l8 6-3 10H7L4 9z"/>`,
-  select: '<path fill="currentColor" d="M5 3l13 8-6 1.5L9 19z"/>',
-  segment: `<path ${STROKE} d="M12 4c4 0 7 3 7 7s-3 8-7 8-7-4-7-8 3-7 7-7z" stroke-dasharray="3 2"/><circle cx="12" cy="12" r="2" fill="currentColor"/>`,
-  undo: `<path ${STROKE} d="M9 7L4 12l5 5M4 12h11a5 5 0 0 1 0 10h-3"/>`,
-  redo: `<path ${STROKE} d="M15 7l5 5-5 5M20 12H9a5 5 0 0 0 0 10h3"/>`,
-  target: `<circle ${STROKE} cx="12" cy="12" r="7"/><path ${STROKE} d="M12 2v5M12 17v5M2 12h5M17 12h5"/>`,
-  help: `<circle ${STROKE} cx="12" cy="12" r="9"/><path ${STROKE} d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.7.3-1 .9-1 1.7M12 17h.01"/>`,
-};
-/** @type {Record<string, () => SVGElement>} */
-const ICONS = Object.fromEntries(Object.entries(ICON_PATHS).map(([k, d]) => [k, () => svg(d)]));
-
-export { emptyState };
