@@ -5,9 +5,12 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
-from mlbackend.engine.synthetic import Scene
+import numpy as np
+
+from mlbackend.engine.synthetic import CHANNELS, Scene
+from mlbackend.engine.synthetic.pair import _if_renderer
 from mlbackend.engine.synthetic.render_he import render_he
-from mlbackend.engine.synthetic.tiff_io import write_he_svs
+from mlbackend.engine.synthetic.tiff_io import write_he_svs, write_if_ome
 from mlbackend.engine.synthetic.truth import write_truth
 
 
@@ -30,3 +33,24 @@ def test_writing_he_and_truth_uses_memory_independent_of_slide_size(tmp_path: Pa
     assert large < w * h * 3 / 2, f"peak {large / 1e6:.1f} MB vs image {w * h * 3 / 1e6:.1f} MB"
     assert large < 1.3 * small + 2e6, f"peak grew from {small / 1e6:.1f} MB to {large / 1e6:.1f} MB"
     assert (tmp_path / "he.svs").stat().st_size > 100_000
+
+
+def _peak_bytes_writing_if(tmp: Path, w: int, h: int) -> int:
+    scene = Scene(width=w, height=h, seed=6, cell_spacing_um=14.0)
+    render = _if_renderer(scene, np.uint16)
+    render(0, 0, 8, 8, 1.0)  # warm caches (textures) outside the measurement
+    tracemalloc.start()
+    try:
+        write_if_ome(tmp / "if.ome.tif", render, *scene.if_size, scene.mpp_if, CHANNELS, compression="zstd")
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_writing_the_if_pyramid_uses_memory_independent_of_slide_size(tmp_path: Path) -> None:
+    small = _peak_bytes_writing_if(tmp_path, 800, 800)
+    large = _peak_bytes_writing_if(tmp_path, 2400, 1600)
+    w_if, h_if = Scene(width=2400, height=1600, seed=6).if_size
+    full = w_if * h_if * len(CHANNELS) * 2
+    assert large < full * 0.8, f"peak {large / 1e6:.1f} MB vs image {full / 1e6:.1f} MB"
+    assert large < 1.3 * small + 2e6, f"peak grew from {small / 1e6:.1f} MB to {large / 1e6:.1f} MB"

@@ -95,7 +95,7 @@ def _tile_encoder(compression: str, tile: int) -> Callable[[np.ndarray], bytes]:
 def _level_chunks(
     render_all: Callable[[int, int, int, int, float], np.ndarray], n: int, w: int, h: int, d: int, tile: int,
     encode: Callable[[np.ndarray], bytes], spill_dir: Path, progress: Callable[[int], None] | None,
-    band_px: int = 1024,
+    band_px: int = 512,
 ) -> Iterator[tuple[bytes, int]]:
     """Encoded tiles of a (C, h, w) level in TIFF order (channel by channel), rendering each band once.
 
