@@ -75,3 +75,13 @@ def test_task_scores_reflect_conflicts_and_model_uncertainty():
     assert [p.task_id for p in task_priorities(result)] == ["noisy", "calm"]
     cells = {c.task_id: c for c in cell_disagreements(result)}
     assert cells["noisy"].model_entropy > 0.9 > cells["calm"].model_entropy
+
+
+def test_unlabelled_tasks_rank_by_model_uncertainty():
+    sure = TaskLabels("sure", "sparse", ("a", "b"), (), (), (ModelCell(0, 0, "a", 0.99, (("a", 0.99), ("b", 0.01))),))
+    unsure = TaskLabels("unsure", "sparse", ("a", "b"), (), (), (ModelCell(0, 0, "a", 0.55, (("a", 0.55), ("b", 0.45))),))
+    result = build_consensus([sure, unsure])
+    ranked = task_priorities(result)
+    assert [p.task_id for p in ranked] == ["unsure", "sure"]
+    assert ranked[0].disagreement == 0.0 and ranked[0].priority == 0.5 * ranked[0].uncertainty
+    assert review_queue(result) == ()
