@@ -129,3 +129,12 @@ def test_untrained_network_runs_end_to_end_on_a_real_reader_shape() -> None:
     res = predict_region(bundle, slide, tile_px=64, overlap_px=16)
     assert res.tiles_total == len(tile_grid((0, 0, 130, 100), 64, 16))
     assert all(0 <= c.cls < 3 for c in res.cells)
+
+
+def test_if_input_model_reads_registered_if_tiles_alongside_he() -> None:
+    slide = _DiscSlide((100, 100), np.array([[30.0, 30.0]]), np.array([1]))
+    if_slide = _DiscSlide((100, 100), np.array([[30.0, 30.0]]), np.array([0]))
+    bundle = ModelBundle(net=CellNet(NetConfig(width=4, depth=1, if_channels=3)), class_names=("a", "b", "c"))
+    res = predict_region(bundle, slide, tile_px=64, overlap_px=16, if_reader=if_slide)
+    assert if_slide.reads == res.tiles_run > 0  # IF is read only for tiles that hold tissue
+    assert slide.reads == res.tiles_total

@@ -94,6 +94,17 @@ def _read(reader: SlideReader, tile: tuple[int, int, int, int], tile_px: int) ->
     return rgb
 
 
+def _read_if(reader: SlideReader | None, tile: tuple[int, int, int, int], tile_px: int) -> np.ndarray | None:
+    if reader is None:
+        return None
+    tx, ty, tw, th = tile
+    arr = np.asarray(reader.read_region(0, tx, ty, tw, th))
+    arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
+    out = np.zeros((tile_px, tile_px, arr.shape[2]), arr.dtype)
+    out[: arr.shape[0], : arr.shape[1]] = arr
+    return out
+
+
 def _batches(tiles: list, size: int) -> Iterator[list]:
     for i in range(0, len(tiles), size):
         yield tiles[i : i + size]
@@ -123,8 +134,13 @@ def predict_region(
     post: PostConfig | None = None,
     min_tissue: float = 0.02,
     progress: ProgressFn | None = None,
+    if_reader: SlideReader | None = None,
 ) -> RegionPrediction:
-    """Cells (level-0 px) in ``region`` (x, y, w, h; default whole slide), tile by tile in bounded memory."""
+    """Cells (level-0 px) in ``region`` (x, y, w, h; default whole slide), tile by tile in bounded memory.
+
+    ``if_reader`` (for models trained with IF input) returns IF marker channels (h, w, K) already registered
+    to the H&E level-0 frame, e.g. a warped overlay.
+    """
     t0 = time.perf_counter()
     if region is None:
         region = (0, 0, *reader.dimensions)
@@ -137,7 +153,7 @@ def predict_region(
         images = [(_read(reader, t, tile_px), t) for t in chunk]
         images = [(im, t) for im, t in images if tissue_fraction(im) >= min_tissue]
         if images:
-            x = np.stack([to_input(im, None, net.config.if_channels) for im, _ in images])
+            x = np.stack([to_input(im, _read_if(if_reader, t, tile_px), net.config.if_channels) for im, t in images])
             for maps, (_, tile) in zip(predict_batch(net, x), images):
                 left, top, right, bottom = _core(tile, region, overlap_px)
                 for c in cells_from_maps(maps, post, offset_xy=(tile[0], tile[1])):
