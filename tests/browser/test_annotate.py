@@ -173,6 +173,17 @@ def test_conflicting_edit_is_shown_and_resolved_and_thousands_of_labels_share_on
         page.click("[data-testid=conflict] button:has-text('Keep mine')")
         _wait_saved(page)
         assert Annotation.objects.get(id=target).status == "accepted"
+        # click-to-segment: one click returns a cell outline (model or classical) saved as a polygon
+        page.keyboard.press("s")
+        _click_image(page, 0.45, 0.62)
+        outlines = Annotation.objects.filter(task_id=world.task_id, source="human", geom_type="Polygon", is_deleted=False)
+        for _ in range(60):
+            if outlines.exists():
+                break
+            page.wait_for_timeout(250)
+        toasts = page.evaluate("() => document.querySelector('[data-testid=toasts]')?.textContent || ''")
+        assert outlines.exists(), toasts
+        assert outlines.count() == 1 and len(outlines[0].geometry["coordinates"][0]) >= 4
         # zoom out to the whole slide: level of detail from the server, still one canvas for all labels
         page.keyboard.press("0")
         wait_until(page, "() => window.__laypath.drawn() >= 3000", timeout_s=30)

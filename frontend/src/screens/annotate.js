@@ -32,7 +32,7 @@ export async function mount(root) {
   try {
     if (taskId) {
       task = normTask(await get(paths.task(taskId)));
-      const mine = rows(await get(paths.assignments({ task: taskId, mine: 1 })));
+      const mine = rows(await get(paths.assignments({ task: taskId })));
       const me = cookieUser();
       assignment = mine.find((a) => a.username === me && !["submitted", "skipped"].includes(a.status)) || mine.find((a) => a.username === me) || null;
     } else {
