@@ -36,6 +36,7 @@ from annotation.imaging.transform import DisplacementGrid, SlideTransform  # noq
 
 BENCH = ROOT / "var" / "bench"
 PALOM_PY = BENCH / "palom-venv" / "bin" / "python"
+PALOM_FALLBACK_PY = BENCH / "palom-venv-b" / "bin" / "python"  # palom --no-deps + scikit-image 0.22 wheels
 ELASTIX_PY = BENCH / "elastix-venv" / "bin" / "python"
 TIA_WHEEL = BENCH / "wheels" / "tiatoolbox-2.1.3-py3-none-any.whl"
 REF_MAX_SIDE = 4200  # the references read whole level-0 images; they run on pairs up to this size
@@ -121,10 +122,15 @@ class RegionCache:
     def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
         f = self.folder / f"{level}_{x}_{y}_{w}_{h}.npy"
         if f.exists():
-            return np.load(f)
+            try:
+                return np.load(f)
+            except (ValueError, OSError, EOFError):  # a write cut short by an interrupted run
+                f.unlink()
         self.misses += 1
         out = np.ascontiguousarray(self.inner.read_region(level, x, y, w, h))
-        np.save(f, out)
+        tmp = f.with_suffix(".tmp.npy")
+        np.save(tmp, out)
+        tmp.replace(f)  # atomic: concurrent or interrupted runs never see half a file
         return out
 
 
@@ -325,10 +331,20 @@ def evaluate_ours(spec: dict) -> dict:
     return row
 
 
+def reference_python(method: str) -> Path | None:
+    """The venv interpreter for a reference: palom with its own pins if they installed, else the fallback venv."""
+    cands = [PALOM_PY, PALOM_FALLBACK_PY] if method == "palom" else [ELASTIX_PY]
+    module = "palom" if method == "palom" else "itk"
+    for py in cands:
+        if py.exists() and subprocess.run([str(py), "-c", f"import {module}"], capture_output=True).returncode == 0:
+            return py
+    return None
+
+
 def evaluate_reference(method: str, spec: dict) -> dict:
-    py = PALOM_PY if method == "palom" else ELASTIX_PY
-    if not py.exists():
-        return {"error": f"{method} venv not found at {py.parent.parent}"}
+    py = reference_python(method)
+    if py is None:
+        return {"error": f"{method} could not be installed/imported in its venv under {BENCH}"}
     work = export_for_reference(spec, BENCH / "cache" / spec["name"])
     lm = landmarks(spec)
     np.save(work / "landmarks_he.npy", lm.he)
@@ -338,7 +354,7 @@ def evaluate_reference(method: str, spec: dict) -> dict:
     if "error" in res:
         return res
     row = score(np.asarray(res["pred_if"], dtype=np.float64).reshape(-1, 2), lm)
-    row.update(seconds=res["seconds"], peak_mb=res["peak_mb"])
+    row.update(seconds=res["seconds"], peak_mb=res["peak_mb"], venv=py.parent.parent.name)
     return row
 
 
@@ -377,7 +393,8 @@ def thumb(a, f):
 f = 1
 while max(he.shape) / f > 1200:
     f *= 2
-ref_da, mov_da = da.from_array(he, chunks=1024), da.from_array(mv, chunks=1024)
+chunk = 512 if min(he.shape) >= 2000 else 256  # enough blocks for constrain_shifts' line fit
+ref_da, mov_da = da.from_array(he, chunks=chunk), da.from_array(mv, chunks=chunk)
 al = palom.align.Aligner(ref_da, mov_da, thumb(he, f), thumb(mv, f), f, f)
 al.coarse_register_affine(n_keypoints=4000, plot_match_result=False, test_flip=True)
 al.compute_shifts()
@@ -388,7 +405,7 @@ ncols = ref_da.numblocks[1]
 x, y = lm[:, 0] + 0.0, lm[:, 1] + 0.0
 r = np.clip((y // ch).astype(int), 0, ref_da.numblocks[0] - 1)
 c = np.clip((x // cw).astype(int), 0, ncols - 1)
-m = mxs[r * ncols + c]
+m = np.linalg.inv(mxs[r * ncols + c])  # palom's matrices map IF px -> H&E px (cv2.warpAffine of the IF)
 pred = np.einsum("nij,nj->ni", m[:, :2, :], np.stack([x, y, np.ones_like(x)], 1))
 sec = time.perf_counter() - t0
 print(json.dumps({"pred_if": pred.tolist(), "seconds": round(sec, 2),
@@ -466,6 +483,9 @@ def main() -> int:
     ap.add_argument("--small", action="store_true", help="quick: small pairs only")
     ap.add_argument("--no-references", action="store_true", help="skip palom and itk-elastix")
     ap.add_argument("--only", default="", help="comma-separated pair names")
+    ap.add_argument("--references-only", action="store_true", help="run only palom and elastix")
+    ap.add_argument("--merge-references", default="", help="take palom/elastix rows from this JSON file")
+    ap.add_argument("--from-results", default="", help="take our rows (and controls) from this JSON file")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -474,25 +494,42 @@ def main() -> int:
     specs = [s for s in pair_specs(a.small) if not a.only or s["name"] in a.only.split(",")]
     per_pair: list[dict] = []
     refs: dict[str, list[dict]] = {"palom": [], "elastix": []}
+    earlier = json.loads(Path(a.from_results).read_text()) if a.from_results else None
     for spec in specs:
-        log(f"pair {spec['name']}: ours")
-        row = {"pair": spec["name"], "kind": spec["kind"], "pixels": pixels(spec), **evaluate_ours(spec)}
-        log(f"  ours: {json.dumps({k: v for k, v in row.items() if k != 'reason'})}")
-        if not a.no_references and max(he_size(spec)) <= REF_MAX_SIDE:
-            for method in ("palom", "elastix"):
-                log(f"  {method} ...")
-                ref = evaluate_reference(method, spec)
-                row[method] = ref
-                refs[method].append({"pair": spec["name"], "pixels": row["pixels"], **ref})
-                log(f"  {method}: {json.dumps(ref)[:300]}")
+        row = {"pair": spec["name"], "kind": spec["kind"], "pixels": pixels(spec)}
+        if earlier is not None:
+            row = next((dict(r) for r in earlier["per_pair"] if r["pair"] == spec["name"]), row)
+            row.pop("palom", None), row.pop("elastix", None)
+        elif not a.references_only:
+            log(f"pair {spec['name']}: ours")
+            row.update(evaluate_ours(spec))
+            log(f"  ours: {json.dumps({k: v for k, v in row.items() if k != 'reason'})}")
         per_pair.append(row)
+    merged = json.loads(Path(a.merge_references).read_text()) if a.merge_references else None
+    for spec, row in zip(specs, per_pair):  # references last: they need their own venvs ready
+        if a.no_references or max(he_size(spec)) > REF_MAX_SIDE:
+            continue
+        for method in ("palom", "elastix"):
+            if merged is not None:
+                ref = next((r.get(method) for r in merged["per_pair"] if r["pair"] == spec["name"]), None)
+                ref = ref or {"error": "not in the merged reference run"}
+            else:
+                log(f"pair {spec['name']}: {method}")
+                ref = evaluate_reference(method, spec)
+                log(f"  {method}: {json.dumps(ref)[:300]}")
+            row[method] = ref
+            refs[method].append({"pair": spec["name"], "pixels": row["pixels"], **ref})
     out: dict = {"host_note": "2 shared CPU cores; other engineers' jobs ran concurrently", **summarise(per_pair)}
     if a.no_references:
         out["palom"] = out["elastix"] = {"error": "skipped (--no-references)"}
     else:
         out["palom"], out["elastix"] = summarise(refs["palom"]), summarise(refs["elastix"])
     out["per_pair"] = per_pair
-    if not a.only:
+    if merged is not None:
+        out["references_note"] = f"palom/elastix rows from a concurrent run ({a.merge_references})"
+    if earlier is not None:
+        out["negative_controls"] = earlier.get("negative_controls", [])
+    elif not a.only and not a.references_only:
         out["negative_controls"] = [negative_control(s) for s in NEGATIVE_CONTROLS[: 1 if a.small else 2]]
         log(f"negative controls: {json.dumps(out['negative_controls'])}")
     print(json.dumps(out, indent=1))
