@@ -92,7 +92,7 @@ def test_if_marker_of_the_class_is_brightest_at_transformed_centre(scene: Scene)
         patch = markers[:, max(i - 6, 0) : i + 7, max(j - 6, 0) : j + 7].reshape(3, -1).max(axis=1)
         right += CHANNELS[1 + int(np.argmax(patch))] == MARKER_OF[c.cls]
     assert bright / len(cells) > 0.9
-    assert 0.75 < right / len(cells) < 1.0 or right == len(cells)
+    assert right / len(cells) > 0.75  # mostly right; neighbours leak into the patch
 
 
 def test_if_in_he_frame_shows_dapi_where_he_shows_nuclei(scene: Scene) -> None:
