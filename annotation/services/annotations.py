@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.errors import (
+    InvalidGeometry,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -152,6 +153,15 @@ def _check_annotator(ctx: _Ctx, item: BulkItem, row: Annotation | None, pair_id:
         raise PermissionDenied("You can label only on tasks assigned to you and not yet submitted.")
 
 
+def _check_in_task(ctx: _Ctx, access: Access, row: Annotation) -> None:
+    """An annotator's label lies in their task's field of view (its centroid inside the task box)."""
+    if access.role != Role.ANNOTATOR.value or row.source != Source.HUMAN or row.task_id is None:
+        return
+    task = ctx.task(row.task_id, row.pair_id)
+    if not (task.min_x <= row.cx <= task.max_x and task.min_y <= row.cy <= task.max_y):
+        raise InvalidGeometry("The annotation lies outside your task's field of view.", extra={"id": str(row.id)})
+
+
 def _authorise(ctx: _Ctx, access: Access, item: BulkItem, row: Annotation | None, pair_id: int) -> None:
     if access.role in ("admin", Role.MANAGER.value):
         return
@@ -283,6 +293,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         _authorise(ctx, access, item, row, pair.id)
         if row is None:
             row = _create(ctx, access, item, pair)
+            _check_in_task(ctx, access, row)
             creates.append(row)
             events.append(NewEvent(row.id, AnnotationEvent.Action.CREATE, actor.id, 1, None, _content(row)))
             results.append({"id": str(row.id), "op": item.op, "result": "created", "version": row.version, "annotation": annotation_to_dict(row)})
@@ -296,6 +307,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         _check_state(row, item)
         before = _content(row)
         _mutate(ctx, row, item, pair)
+        _check_in_task(ctx, access, row)
         row.version += 1
         row.updated_at = now
         updates.append(row)

@@ -184,3 +184,9 @@ def test_accept_in_view_with_a_task_stays_inside_its_field(world):
     access = Access(project=world.project, role="annotator")
     ids = annotation_accept_in_view(actor=world.ann1, pair=world.pair, access=access, bbox=(0, 0, 9000, 7000), task_id=world.task.id)
     assert ids == [inside["id"]]
+
+
+def test_annotators_label_inside_their_tasks_field_of_view(world):
+    with pytest.raises(InvalidGeometry, match="field of view"):
+        apply(world.ann1, [new_item(world, geometry=point(6000, 6000))])  # the task covers 0..5000
+    apply(world.manager, [new_item(world, geometry=point(6000, 6000))])  # managers are not held to it
