@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rest_framework.pagination import LimitOffsetPagination
+
 from annotation.errors import InvalidInput
 
 
@@ -29,3 +31,17 @@ def float_param(params, name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise InvalidInput(f"{name} must be a positive number.")
     return value
+
+
+class Pagination(LimitOffsetPagination):
+    """`?limit=&offset=` (default 100, at most 1,000); `page_size=` is accepted as another name for limit."""
+
+    max_limit = 1000
+
+    def get_limit(self, request) -> int | None:
+        if self.limit_query_param not in request.query_params and "page_size" in request.query_params:
+            try:
+                return min(max(int(request.query_params["page_size"]), 1), self.max_limit)
+            except ValueError:
+                return self.default_limit
+        return super().get_limit(request)

@@ -8,7 +8,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from annotation.api.common import int_param
+from annotation.api.common import Pagination, int_param
 from annotation.errors import NotFound
 from annotation.models import LabelClass, Membership, Project
 from annotation.selectors.projects import (
@@ -38,6 +38,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
     """Projects you belong to (staff: all). Any signed-in user may create one and becomes its manager."""
 
     serializer_class = ProjectOutSerializer
+    pagination_class = Pagination
 
     def get_queryset(self):
         user = self.request.user
@@ -96,6 +97,7 @@ class LabelClassViewSet(viewsets.GenericViewSet):
     """Label classes of a project: members read, managers write."""
 
     serializer_class = LabelClassSerializer
+    pagination_class = Pagination
 
     def get_queryset(self):
         return label_class_list_for_user(user=self.request.user)
@@ -145,6 +147,7 @@ class MembershipViewSet(viewsets.GenericViewSet):
     """Who is in a project with which role: managers and reviewers see all, annotators themselves; managers write."""
 
     serializer_class = MembershipOutSerializer
+    pagination_class = Pagination
 
     def get_queryset(self):
         return membership_list_for_user(user=self.request.user)

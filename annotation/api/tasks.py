@@ -7,7 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from annotation.api.common import int_param
+from annotation.api.common import Pagination, int_param
 from annotation.errors import PermissionDenied
 from annotation.models import Assignment, SlidePair
 from annotation.selectors.annotations import pair_access
@@ -52,6 +52,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     """Fields of view to label. Managers and reviewers see all of a project's tasks; annotators the ones assigned to them."""
 
     serializer_class = TaskOutSerializer
+    pagination_class = Pagination
 
     def get_queryset(self):
         return task_list_for_user(user=self.request.user)
@@ -136,6 +137,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     """Who labels which task. Annotators see and work their own; managers assign and withdraw."""
 
     serializer_class = AssignmentOutSerializer
+    pagination_class = Pagination
 
     def get_queryset(self):
         return assignment_list_for_user(user=self.request.user)

@@ -154,3 +154,13 @@ def test_openapi_schema_lists_the_annotation_endpoints(world):
     for path in ("/api/annotations/bulk/", "/api/annotations/{id}/history/", "/api/projects/{id}/stats/",
                  "/api/tasks/generate/", "/api/assignments/next/"):
         assert path in paths
+
+
+def test_lists_accept_page_size_and_limit(world):
+    from annotation.models import LabelClass
+
+    LabelClass.objects.bulk_create([LabelClass(project=world.project, name=f"x{i}", order=9) for i in range(120)])
+    client = as_user(world.manager)
+    assert len(client.get(f"/api/classes/?project={world.project.id}").json()["results"]) == 100
+    assert len(client.get(f"/api/classes/?project={world.project.id}&page_size=500").json()["results"]) == 122
+    assert len(client.get(f"/api/classes/?project={world.project.id}&limit=5").json()["results"]) == 5
