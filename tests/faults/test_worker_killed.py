@@ -27,7 +27,7 @@ from tests.support.pairs import generated_pair_files, project_with_pair, task_wi
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-TRAIN = {"epochs": 3, "steps_per_epoch": 2, "batch_size": 2, "patch_px": 96}
+TRAIN = {"epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "patch_px": 96}
 
 
 def _status(model, pk) -> str:
@@ -45,6 +45,14 @@ def _keeper(project) -> ModelVersion:
     """A promoted version no new run can beat (score above 1), so it must stay promoted."""
     keeper = ModelVersion.objects.create(project=project, number=1, status="ready", metrics={"score": 1.01})
     return model_version_promote(version_id=keeper.id, force=True)
+
+
+@pytest.fixture(autouse=True)
+def private_var(settings, tmp_path):
+    """Checkpoints of this test (in-process and in the child workers) go to a folder of its own."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.VAR_DIR.mkdir()
+    return settings.VAR_DIR
 
 
 def test_training_killed_mid_epoch_keeps_the_promoted_model_and_is_redelivered_to_completion(tmp_path):
@@ -77,14 +85,14 @@ def test_training_killed_mid_epoch_keeps_the_promoted_model_and_is_redelivered_t
 
 def test_inference_killed_after_one_task_reruns_without_duplicate_proposals(tmp_path):
     fx = _labelled_project()
-    for x0 in (0, 256):
-        Task.objects.create(project=fx.project, pair=fx.pair, min_x=x0, min_y=256, max_x=x0 + 256, max_y=512,
-                            region={"type": "Polygon", "coordinates": [[[x0, 256], [x0 + 256, 256], [x0 + 256, 512],
-                                                                         [x0, 512], [x0, 256]]]})
-    trained = training_run(job_id=str(training_enqueue(project_id=fx.project.id, config={**TRAIN, "epochs": 1}).id))
+    opened = [Task.objects.create(project=fx.project, pair=fx.pair, min_x=x0, min_y=384, max_x=x0 + 128, max_y=512,
+                                  region={"type": "Polygon", "coordinates": [[[x0, 384], [x0 + 128, 384], [x0 + 128, 512],
+                                                                               [x0, 512], [x0, 384]]]})
+              for x0 in (0, 128)]
+    trained = training_run(job_id=str(training_enqueue(project_id=fx.project.id, config={**TRAIN, "epochs": 1, "steps_per_epoch": 1}).id))
     assert trained is not None and trained.checkpoint_path
     Job.objects.filter(kind="inference").delete()  # the promotion's own inference run is not this test's subject
-    job = preannotate_enqueue(project_id=fx.project.id, version_id=trained.id)
+    job = preannotate_enqueue(project_id=fx.project.id, version_id=trained.id, task_ids=[t.id for t in opened])
     mark = tmp_path / "gate"
     with worker("mlbackend.pipelines.inference:job_progress:after:task ", mark) as proc:
         wait_for(mark.exists, what="the worker to finish its first task")
