@@ -175,7 +175,8 @@ def train_config(args: argparse.Namespace, correction: bool, first: bool, width:
         class_names=CLASSES,
         net=NetConfig(num_classes=len(CLASSES), width=width, depth=3, stem_stride=2, if_channels=if_channels),
         targets=TargetConfig(sigma_px=4.0, known_radius_px=12.0, fg_radius_px=7.0, cls_radius_px=8.0, bg_radius_px=26.0),
-        corrective=CorrectiveConfig(enabled=correction, start_epoch=max(1, epochs // 3) if first else 1, every_epochs=2,
+        corrective=CorrectiveConfig(enabled=correction, start_epoch=max(1, int(epochs * args.correct_start)) if first else 1,
+                                    every_epochs=2,
                                     snap_radius_px=args.snap_px, class_confidence=args.correct_confidence),
         augment=AugmentConfig(scale_range=(1 - args.scale_jitter, 1 + args.scale_jitter), hed_sigma=args.hed_jitter,
                               hed_bias=args.hed_jitter / 3, blur_prob=0.1, blur_sigma_max=0.8),
@@ -286,6 +287,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cls-weight", type=float, default=2.0)
     p.add_argument("--snap-px", type=float, default=6.0)
     p.add_argument("--correct-confidence", type=float, default=0.8)
+    p.add_argument("--correct-start", type=float, default=0.33, help="first corrective pass, as a fraction of epochs")
+    p.add_argument("--noise-only", action="store_true", help="run only the corrective-learning noise experiment")
     p.add_argument("--tile-px", type=int, default=512)
     p.add_argument("--threads", type=int, default=None, help="torch threads for training (default: all cores)")
     p.add_argument("--infer-threads", type=int, default=2, help="torch threads for the inference speed test")
@@ -359,6 +362,18 @@ def if_arm(args: argparse.Namespace, tasks: list[Task], train_scene: Scene, test
                                      "train_s_per_epoch": round(res.seconds_per_epoch, 2)}}
 
 
+def noise_experiment(args: argparse.Namespace, tasks: list[Task], lay: list[AnnotatorProfile], test: tuple,
+                     radius: float) -> dict:
+    """All lay labels with ``--noise`` class noise, trained with corrective learning on and off."""
+    noisy = label_tasks(tasks, [replace(p, class_error=args.noise) for p in lay], args.seed + 3)
+    on, _, _ = run_arm("noise_correction", [noisy], args, True, test)
+    off, _, _ = run_arm("noise_no_correction", [noisy], args, False, test)
+    return {"class_noise": args.noise, "label_quality": label_quality(tasks, noisy, radius),
+            "correction": on[-1], "no_correction": off[-1],
+            "class_f1_gain": round(on[-1]["class_f1"] - off[-1]["class_f1"], 4),
+            "detection_f1_gain": round(on[-1]["detection_f1"] - off[-1]["detection_f1"], 4)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
@@ -383,6 +398,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(out) if args.json else out)
         return out
     radius = args.match_radius_um / args.mpp
+    if args.noise_only:
+        out = {"noise25": noise_experiment(args, tasks, lay, test, radius)}
+        print(json.dumps(out) if args.json else out)
+        return out
     quality = {k: label_quality(tasks, v, radius) for k, v in arms_labels.items()}
     per_cycle = {k: [v[: c * args.tasks_per_cycle] for c in range(1, args.cycles + 1)] for k, v in arms_labels.items()}
     untrained_cfg = train_config(args, False, True, args.width)
@@ -393,15 +412,7 @@ def main(argv: list[str] | None = None) -> dict:
     for arm, key, corr in (("lay_overlay", "lay", True), ("expert_morphology", "expert", True),
                            ("lay_no_correction", "lay", False)):
         results[arm], secs[arm], bundles[arm] = run_arm(arm, per_cycle[key], args, corr, test)
-    noise = None
-    if not args.skip_noise:
-        noisy = label_tasks(tasks, [replace(p, class_error=args.noise) for p in lay], args.seed + 3)
-        on, _, _ = run_arm("noise_correction", [noisy], args, True, test)
-        off, _, _ = run_arm("noise_no_correction", [noisy], args, False, test)
-        noise = {"class_noise": args.noise, "label_quality": label_quality(tasks, noisy, radius),
-                 "correction": on[-1], "no_correction": off[-1],
-                 "class_f1_gain": round(on[-1]["class_f1"] - off[-1]["class_f1"], 4),
-                 "detection_f1_gain": round(on[-1]["detection_f1"] - off[-1]["detection_f1"], 4)}
+    noise = None if args.skip_noise else noise_experiment(args, tasks, lay, test, radius)
     final = {arm: rows[-1] for arm, rows in results.items()}
     if args.save_dir:
         for arm, bundle in bundles.items():
