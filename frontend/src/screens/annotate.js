@@ -18,6 +18,7 @@ import { polygonTool } from "../tools/polygon.js";
 import { selectTool } from "../tools/select.js";
 import { segmentTool } from "../tools/segment.js";
 import { taskPanel, overlayPanel } from "./annotate_panels.js";
+import { bulkItemFor, finalizeItem } from "../ops.js";
 import { renderToolbar, wireInput, onKey, showHelp } from "./annotate_input.js";
 
 const TOOLS = [pointTool, polygonTool, selectTool, segmentTool];
@@ -218,7 +219,7 @@ class Workspace {
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": cookie("csrftoken") },
       body: JSON.stringify({
-        items: items.map((i) => (i.op === "restore" && i.to_version === "previous" ? { ...i, to_version: Math.max(1, i.version - 1) } : i)),
+        items: items.map(finalizeItem),
       }),
     });
     let body = null;
@@ -226,24 +227,9 @@ class Workspace {
     return { status: res.status, body };
   }
 
-  /**
-   * The bulk item for one local change (upsert, delete, accept, reject, or restore for undone deletes/decisions).
-   * @param {import("../state.js").Change} c
-   */
+  /** @param {import("../state.js").Change} c */
   payload(c) {
-    const a = c.after, b = c.before;
-    const known = this.queue.known.get(c.id) ?? 0;
-    if (!a) return { id: c.id, op: "delete" };
-    if (!b && known > 0) return { id: c.id, op: "restore" };
-    if (b && a.status !== b.status && a.label_class === b.label_class) {
-      if (a.status === "accepted") return { id: c.id, op: "accept" };
-      if (a.status === "rejected") return { id: c.id, op: "reject" };
-      if (["accepted", "rejected"].includes(b.status)) return { id: c.id, op: "restore", to_version: "previous" };
-    }
-    return {
-      id: a.id, op: "upsert", pair: this.task.pair, task: this.task.id,
-      label_class: a.label_class, geometry: a.geometry, properties: /** @type {any} */ (a).properties || {},
-    };
+    return bulkItemFor(c, this.queue.known.get(c.id) ?? 0, { pair: this.task.pair, task: this.task.id });
   }
 
   wireStore() {
