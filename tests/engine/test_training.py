@@ -208,3 +208,26 @@ def test_self_training_keeps_only_images_stable_across_snapshots(monkeypatch) ->
     pseudo = selftrain.pseudo_samples(net, [stable, shaky], scores, cfg, PostConfig())
     assert len(pseudo) == 1 and pseudo[0].mode == "sparse"
     assert [(lab.cls, lab.weight) for lab in pseudo[0].labels] == [(1, 0.4)]  # the unconfident cell is left out
+
+
+def test_corrected_labels_are_what_later_epochs_train_on(monkeypatch) -> None:  # noqa: ANN001
+    from mlbackend.engine.training import loop
+    from mlbackend.engine.training.corrective import CorrectionStats
+
+    seen: list[set[int | None]] = []
+    real_augment = loop.augment_sample
+
+    def spy(sample, size, rng, cfg):  # noqa: ANN001, ANN202
+        seen.append({lab.cls for lab in sample.labels})
+        return real_augment(sample, size, rng, cfg)
+
+    def relabel_all(net, samples, cfg, r):  # noqa: ANN001, ANN202
+        return [replace(s, labels=tuple(replace(lab, cls=2) for lab in s.labels)) for s in samples], CorrectionStats()
+
+    monkeypatch.setattr(loop, "augment_sample", spy)
+    monkeypatch.setattr(loop, "correct_samples", relabel_all)
+    s = TrainingSample(image=np.full((64, 64, 3), 200, np.uint8), labels=(Label(x=30, y=30, cls=0),), mode="sparse")
+    cfg = TrainConfig(net=NetConfig(width=4, depth=1), epochs=2, steps_per_epoch=1, batch_size=1, patch_px=32,
+                      corrective=CorrectiveConfig(enabled=True, start_epoch=1, every_epochs=1), num_threads=1)
+    train(cfg, [s])
+    assert seen == [{0}, {2}]

@@ -122,10 +122,9 @@ def train(
     corrections: list[CorrectionStats] = []
     snap_epochs = _snapshot_epochs(cfg.epochs, st.num_snapshots) if st.enabled and unlabelled else set()
     cc = cfg.corrective
-    original = data
+    original = list(data)
 
     def on_epoch(epoch: int, loss: float, secs: float) -> None:
-        nonlocal data
         losses.append(loss)
         seconds.append(secs)
         if progress:
@@ -135,7 +134,8 @@ def train(
             snapshots.append({k: v.detach().clone() for k, v in net.state_dict().items()})
         due = cc.enabled and epoch + 1 >= cc.start_epoch and (epoch + 1 - cc.start_epoch) % cc.every_epochs == 0
         if due and epoch + 1 < total_epochs:
-            data, stats = correct_samples(net, original, cc, cfg.targets.cls_radius_px)
+            corrected, stats = correct_samples(net, original, cc, cfg.targets.cls_radius_px)
+            data[:] = corrected  # in place: the running epoch loop draws its batches from this list
             corrections.append(stats)
             logger.info("epoch %d corrections: %s", epoch + 1, stats)
 
@@ -150,7 +150,7 @@ def train(
         n_pseudo = sum(len(s.labels) for s in extra)
         logger.info("self-training: %d/%d stable images, %d pseudo-labels", n_stable, len(images), n_pseudo)
         original = original + extra
-        data = data + extra
+        data.extend(extra)
         _run_epochs(model, opt, sched, data, cfg, rng, device, range(cfg.epochs, total_epochs), on_epoch, smoothing)
     net.eval()
     bundle = ModelBundle(net=net, class_names=tuple(cfg.class_names), config=cfg.to_dict())
