@@ -176,11 +176,16 @@ def _fine_passes(hv: SlideView, iv: SlideView, t: SlideTransform, overlap: np.nd
     notes: list[str] = []
     last = None
     mpps = _pass_mpps(hv, th.mpp, cfg)
+    mpps = mpps + mpps[-1:] * max(0, cfg.final_iterations - 1)
     for i, mpp in enumerate(mpps):
         report(0.3 + 0.5 * i / len(mpps), f"non-rigid pass {i + 1}/{len(mpps)} at {mpp:g} um/px")
         block = _block_px(hv, mpp, cfg)
         ds_he = mpp / hv.mpp
-        centres = sample_centres(overlap, float(th.s_he[0, 0]), block * ds_he, cfg.max_blocks)
+        n_max = cfg.max_blocks
+        if i == len(mpps) - 1:  # the final pass must sample the deformation densely enough on big sections
+            area_um2 = float(overlap.sum()) * th.mpp**2
+            n_max = int(np.clip(area_um2 / cfg.block_spacing_um**2, cfg.max_blocks, cfg.max_blocks_final))
+        centres = sample_centres(overlap, float(th.s_he[0, 0]), block * ds_he, n_max)
         m = match_blocks(hv, iv, t, centres, mpp, block, nuc, af, cfg.max_read_px)
         tol = (3.0 if i == 0 else 2.0) * ds_he
         fit = fit_transform(t, m, hv.size, tol, cfg.max_displacement_um / hv.mpp, cfg.local_grid)

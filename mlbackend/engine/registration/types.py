@@ -49,7 +49,10 @@ class RegistrationConfig:
     coarse_min_mpp: float = 8.0  # never work coarser than needed: finer than this adds no robustness
     fine_mpp: tuple[float, ...] = (4.0, 1.0)  # pixel sizes of the non-rigid passes, coarse to fine
     block_px: int = 128  # side of a matching block, in pixels of the pass's level
-    max_blocks: int = 256  # per pass (bounded reads whatever the slide size)
+    max_blocks: int = 256  # per pass on ordinary sections
+    block_spacing_um: float = 220.0  # the final pass samples at least this densely (large sections)...
+    final_iterations: int = 1  # repeats of the final pass (each re-centres the blocks on the new fit)
+    max_blocks_final: int = 1200  # ...up to this many blocks (reads stay bounded: blocks are 128 px)
     max_displacement_um: float = 200.0  # cap on the non-rigid part
     max_read_px: int = 4096 * 4096  # the largest single region the engine ever reads
     default_mpp: float = 0.5  # assumed when a slide does not record its pixel size
