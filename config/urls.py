@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("annotation.urls")),
     path("api/", include("annotation.urls_slides")),
     path("api/", include("annotation.urls_review")),
+    path("api/", include("annotation.urls_exchange")),
     path("api/ml/", include("mlbackend.urls")),
     path("app/<str:page>/", pages.app_page, name="app"),
     path("app/<str:page>/<int:project>/", pages.app_page, name="app-project"),

@@ -54,3 +54,35 @@ def gold_result_record(*, task_id: int, user_id: int, f1: float, precision: floa
               {"task": task.id, "f1": round(f1, 3), "qualified": bool(membership and membership.qualified),
                "qualified_now": qualified_now})
     return result
+
+
+@transaction.atomic
+def gold_assignment_ensure(*, user, project_id: int, rng=None) -> None:
+    """Serve gold tasks: all of an unqualified annotator's work until they qualify, then at `gold_rate`.
+
+    Called before picking an annotator's next task; it adds one gold assignment they never had when due.
+    """
+    import random
+
+    from annotation.models import Assignment
+
+    membership = Membership.objects.filter(project_id=project_id, user=user, role="annotator").select_related("project").first()
+    if membership is None:
+        return
+    open_statuses = [Assignment.Status.ASSIGNED, Assignment.Status.IN_PROGRESS]
+    mine = Assignment.objects.filter(annotator=user, task__project_id=project_id)
+    if mine.filter(status__in=open_statuses, task__kind=Task.Kind.GOLD).exists():
+        return
+    project = membership.project
+    if membership.qualified:
+        if project.gold_rate <= 0 or (rng or random).random() >= project.gold_rate:
+            return
+    gold = (
+        Task.objects.filter(project_id=project_id, kind=Task.Kind.GOLD)
+        .exclude(status=Task.Status.ARCHIVED)
+        .exclude(assignments__annotator=user)
+        .order_by("id")
+        .first()
+    )
+    if gold is not None:
+        Assignment.objects.create(task=gold, annotator=user)
