@@ -32,6 +32,7 @@ from annotation.serializers.tasks import (
     TaskUpdateSerializer,
 )
 from annotation.services import tasks as svc
+from annotation.services.gold import gold_assignment_ensure
 
 P = OpenApiParameter
 
@@ -185,6 +186,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
         project_id = int_param(request.query_params, "project")
         if project_id is not None:
             project_access(user=request.user, project_id=project_id)
+            gold_assignment_ensure(user=request.user, project_id=project_id)
         found = assignment_next_for_annotator(user=request.user, project_id=project_id)
         if found is None:
             return Response({"assignment": None, "task": None})

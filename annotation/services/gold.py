@@ -75,6 +75,8 @@ def gold_assignment_ensure(*, user, project_id: int, rng=None) -> None:
         return
     project = membership.project
     if membership.qualified:
+        if mine.filter(status=Assignment.Status.IN_PROGRESS).exists():
+            return  # gold is mixed in between tasks, never while one is open
         if project.gold_rate <= 0 or (rng or random).random() >= project.gold_rate:
             return
     gold = (

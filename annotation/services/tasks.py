@@ -15,6 +15,7 @@ from annotation.errors import InvalidInput, InvalidTransition, NotFound
 from annotation.events import broadcast, project_group, user_group
 from annotation.geometry import box_polygon, validate_geometry
 from annotation.models import Assignment, LabelClass, Membership, Project, Role, SlidePair, Task
+from annotation.services.gold import gold_submitted
 
 logger = logging.getLogger(__name__)
 MAX_TASKS_PER_BATCH = 10_000
@@ -311,7 +312,9 @@ def assignment_submit(*, actor, assignment: Assignment) -> Assignment:
     assignment.save()
     task = Task.objects.select_for_update().select_related("project").get(id=assignment.task_id)
     done = task.assignments.filter(status=Assignment.Status.SUBMITTED).count()
-    if done >= task.project.redundancy_k and task.status in ACTIVE_TASK:
+    if task.kind == Task.Kind.GOLD:
+        gold_submitted(task=task, user_id=assignment.annotator_id)  # gold tasks stay open for the next annotator
+    elif done >= task.project.redundancy_k and task.status in ACTIVE_TASK:
         task.status = Task.Status.COMPLETED
         task.save(update_fields=["status"])
     broadcast([project_group(task.project_id)], "tasks.changed", {"task": task.id, "status": task.status})

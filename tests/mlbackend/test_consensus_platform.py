@@ -177,3 +177,37 @@ def test_gold_task_scores_annotator_explains_answers_and_qualifies(slide_root, u
     assert all("hint" in f for f in result.feedback)
     assert Membership.objects.get(project=fx.project, user=newbie).qualified
     assert GoldResult.objects.get(task=gold, user=newbie).qualification
+
+
+@pytest.mark.django_db
+def test_onboarding_serves_gold_first_then_real_tasks(slide_root, user_factory, client, django_capture_on_commit_callbacks):
+    manager, newbie = user_factory(), user_factory()
+    fx = project_with_pair(size_px=512, manager=manager)
+    fx.project.qualification_tasks = 1
+    fx.project.save()
+    Membership.objects.create(project=fx.project, user=newbie, role="annotator", qualified=False)
+    gold = _task(fx, (0, 0, 256, 256), kind="gold")
+    real = _task(fx, (256, 256, 512, 512))
+    for cell in fx.scene.cells_in(0, 0, 256, 256):
+        _point(fx, gold, manager, cell.x, cell.y, cell.cls)
+    client.force_login(manager)
+    assert client.post("/api/tasks/distribute/", {"project": fx.project.id}, content_type="application/json").status_code == 200
+    assert not Assignment.objects.filter(annotator=newbie).exists()  # not qualified: no real work yet
+    client.force_login(newbie)
+    nxt = client.get(f"/api/assignments/next/?project={fx.project.id}").json()
+    assert nxt["task"]["id"] == gold.id
+    aid = nxt["assignment"]["id"]
+    assert client.post(f"/api/assignments/{aid}/start/").status_code == 200
+    for cell in fx.scene.cells_in(0, 0, 256, 256):
+        _point(fx, gold, newbie, cell.x + 1, cell.y, cell.cls)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert client.post(f"/api/assignments/{aid}/submit/").status_code == 200
+    assert callbacks  # scoring is queued for the ML backend
+    gold.refresh_from_db()
+    assert gold.status != "completed"  # gold tasks stay open for the next annotator
+    gold_score_run(task_id=gold.id, user_id=newbie.id)
+    assert Membership.objects.get(project=fx.project, user=newbie).qualified
+    assert client.get(f"/api/projects/{fx.project.id}/gold/").json()["results"][0]["f1"] > 0.9
+    client.force_login(manager)
+    client.post("/api/tasks/distribute/", {"project": fx.project.id}, content_type="application/json")
+    assert Assignment.objects.filter(annotator=newbie, task=real).exists()
