@@ -155,6 +155,7 @@ class Workspace {
       if (this.queue.state().pending) e.preventDefault();
     });
     if (this.queue.state().pending) this.queue.retryNow();
+    this.flushOtherTasks();
     // read-only hooks for browser tests and debugging (where things are on screen)
     /** @type {any} */ (globalThis).__laypath = {
       proposals: () => this.store.all().filter(isProposal).map((a) => a.id),
@@ -169,6 +170,25 @@ class Workspace {
       drawn: () => this.layer.drawn,
     };
     this.root.dataset.ready = "1";
+  }
+
+  /** Unsent changes of other tasks (left by an earlier visit) are delivered in the background too. */
+  flushOtherTasks() {
+    const prefix = `laypath.savequeue.${cookieUser()}.`;
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key || !key.startsWith(prefix) || key === this.queue.key) continue;
+      let told = false;
+      const other = new SaveQueue({
+        send: (items) => this.sendBulk(items), storage: localStorage, key,
+        onState: (st) => {
+          if (told || st.pending || st.inFlight || st.conflicts.length) return;
+          told = true;
+          toast("Delivered changes kept from another task", "ok");
+        },
+      });
+      if (other.state().pending) other.retryNow(); else told = true;
+    }
   }
 
   overlayUrlNow() {

@@ -36,7 +36,9 @@ export async function mount(root) {
   let current = location.hash.slice(1) || "overview";
   /** @type {(() => void)|null} */
   let cleanup = null;
+  let seq = 0;
   async function show(/** @type {string} */ name) {
+    const mine = ++seq;
     current = name;
     history.replaceState(null, "", `#${name}`);
     fill(tabs, ...TABS.map(([k, label]) => h(`button${k === name ? ".on" : ""}`, { role: "tab", testid: `tab-${k}`, onclick: () => show(k) }, label)));
@@ -45,10 +47,11 @@ export async function mount(root) {
     fill(body, h("p.muted", null, "Loading…"));
     try {
       const view = await VIEWS[name](ctx);
+      if (mine !== seq) { view.cleanup?.(); return; } // another tab was chosen while this one loaded
       fill(body, view.el || view);
       cleanup = view.cleanup || null;
     } catch (err) {
-      fill(body, h("div.card.error", null, `Could not load: ${/** @type {any} */ (err).message || err}`));
+      if (mine === seq) fill(body, h("div.card.error", null, `Could not load: ${/** @type {any} */ (err).message || err}`));
     }
   }
   fill(root, h("div.page", null,
