@@ -62,7 +62,7 @@ def register_pair(he: SlideReader | str | Path, if_: SlideReader | str | Path, *
 
 def _open(src: SlideReader | str | Path) -> SlideReader:
     if isinstance(src, str | Path):
-        from annotation.imaging import open_slide  # the project's reader, only needed for paths
+        from annotation.imaging.readers import open_slide  # the project reader, only needed for paths
 
         return open_slide(src)
     return src
