@@ -121,3 +121,29 @@ class PairGeoJSONImportView(APIView):
         create = request.query_params.get("create_classes") in ("1", "true", "yes")
         result = geojson_import(actor=request.user, pair=pair, data=request.body, create_classes=create, task_id=task_id)
         return Response(result, status=201)
+
+
+class ProjectGeoJSONExportView(APIView):
+    @extend_schema(responses={(200, "application/geo+json"): bytes})
+    def get(self, request: Request, project_id: int):
+        """Every visible label of the project (all pairs) as one FeatureCollection, streamed."""
+        access: Access = project_access(user=request.user, project_id=project_id)
+        vis = visibility_for(user=request.user, access=access)
+        export_audit(actor=request.user, project_id=project_id, fmt="geojson", target=f"project:{project_id}")
+        records = export_records(visibility=vis, sources=_sources(request))
+        response = StreamingHttpResponse(stream_feature_collection(records), content_type="application/geo+json")
+        response["Content-Disposition"] = f'attachment; filename="laypath-project{project_id}.geojson"'
+        return response
+
+
+class ProjectCsvExportView(APIView):
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, project_id: int):
+        """Every visible label of the project as point CSV rows, streamed."""
+        access: Access = project_access(user=request.user, project_id=project_id)
+        vis = visibility_for(user=request.user, access=access)
+        export_audit(actor=request.user, project_id=project_id, fmt="csv", target=f"project:{project_id}")
+        response = StreamingHttpResponse(stream_point_csv(export_records(visibility=vis, sources=_sources(request))),
+                                         content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="laypath-project{project_id}-points.csv"'
+        return response

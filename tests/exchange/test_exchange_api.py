@@ -95,6 +95,10 @@ def test_coco_export_round_trips_polygons(world, client):
     doc = client.get(f"/api/projects/{fx.project.id}/export/coco/").json()
     assert [c["name"] for c in doc["categories"]] == ["podocyte", "endothelial", "mesangial"]
     polygons = coco_polygons(doc, {task.id: (task.min_x, task.min_y)})
+    whole = orjson.loads(_stream(client.get(f"/api/projects/{fx.project.id}/export/geojson/")))
+    assert len(whole["features"]) == 4
+    csv_text = _stream(client.get(f"/api/projects/{fx.project.id}/export/csv/")).decode()
+    assert csv_text.count("\n") == 5  # header + 4 rows
     assert polygons == [("podocyte", [[10.0, 10.0], [40.0, 10.0], [40.0, 40.0], [10.0, 40.0], [10.0, 10.0]])]
 
 

@@ -2,7 +2,7 @@
 /** Manager screens: overview with charts, slides and pairs, registration QA, tasks, classes, members, export. */
 import { get, getOptional, paths, post, rows, ApiError } from "../api.js";
 import { h, fill, toast, duration, pill, emptyState } from "../ui.js";
-import { barChart } from "../charts.js";
+import { barChart, lineChart } from "../charts.js";
 import { events } from "../socket.js";
 import { slidesTab } from "./manage_slides.js";
 import { qaTab } from "./manage_qa.js";
@@ -78,7 +78,7 @@ async function overviewTab(ctx) {
   const [stats, classes, agreement] = await Promise.all([
     get(paths.stats(ctx.projectId)),
     getOptional(paths.classes(ctx.projectId)).then(rows),
-    getOptional(`/api/review/agreement/?project=${ctx.projectId}`).catch(() => null),
+    getOptional(paths.quality(ctx.projectId)).catch(() => null),
   ]);
   const color = new Map(classes.map((c) => [String(c.id), c.color]));
   const name = new Map(classes.map((c) => [String(c.id), c.name]));
@@ -107,8 +107,8 @@ async function overviewTab(ctx) {
         })), { title: "assignments submitted / skipped / open" }),
         annotatorTable(stats.annotators, agreement)) : emptyState("No assignments yet", "Distribute tasks to your annotators on the Tasks tab.")),
     h("section.card", null, h("h2", null, "Agreement"),
-      agreement ? agreementView(agreement) : emptyState("Agreement is computed by the consensus job",
-        "It appears here once the review API (/api/review/agreement/) is available and annotators have overlapping tasks.")));
+      agreement && (agreement.agreement || []).length ? agreementView(agreement) : emptyState("Agreement is computed by the consensus job",
+        "It appears here after the first consensus rebuild (every few minutes once annotators have overlapping tasks).")));
   const off = ctx.live.on("assignment.changed", () => ctx.refresh());
   return { el, cleanup: off };
 }
@@ -123,19 +123,24 @@ function statCard(label, value, frac, sub = "") {
 /** @param {any[]} list @param {any} agreement */
 function annotatorTable(list, agreement) {
   const ag = new Map((agreement?.annotators || []).map((/** @type {any} */ r) => [r.user ?? r.username, r]));
-  return h("table.data", { testid: "annotators" }, h("tr", null, ...["annotator", "submitted", "labels", "time", "agreement"].map((x) => h("th", null, x))),
+  return h("table.data", { testid: "annotators" }, h("tr", null, ...["annotator", "submitted", "labels", "time", "agreement", "reliability", "gold F1", "cells/min"].map((x) => h("th", null, x))),
     ...list.map((r) => {
       const q = ag.get(r.user) || ag.get(r.username);
       return h("tr", null, h("td", null, r.username), h("td", null, `${r.assignments_submitted}/${r.assignments}`), h("td", null, String(r.annotations)),
-        h("td", null, duration(r.time_spent_s)), h("td", null, q ? `${Math.round(100 * (q.agreement ?? q.accuracy ?? 0))}%` : "—"));
+        h("td", null, duration(r.time_spent_s)), h("td", null, q && q.class_agreement != null ? `${Math.round(100 * q.class_agreement)}%` : "—"),
+        h("td", null, q && q.reliability != null ? q.reliability.toFixed(2) : "—"), h("td", null, q && q.gold_f1 != null ? q.gold_f1.toFixed(2) : "—"),
+        h("td", null, q && q.cells_per_minute != null ? q.cells_per_minute.toFixed(1) : "—"));
     }));
 }
 
-/** @param {any} agreement */
-function agreementView(agreement) {
-  const per = agreement.pairs || agreement.slides || [];
-  return per.length ? barChart(per.map((/** @type {any} */ p) => ({ label: p.name || `pair ${p.pair}`, parts: [{ value: Math.round(100 * (p.agreement ?? 0)), color: "#7b5cd6" }] })), { title: "agreement per slide pair (%)" })
-    : h("pre", null, JSON.stringify(agreement, null, 1).slice(0, 800));
+/** Agreement over time from the consensus rebuilds. @param {any} quality */
+function agreementView(quality) {
+  const snaps = quality.agreement || [];
+  const pts = (/** @type {string} */ key) => snaps.map((/** @type {any} */ sn, /** @type {number} */ i) => /** @type {[number, number]} */ ([i + 1, sn[key] ?? 0]));
+  return lineChart([
+    { name: "annotators", color: "#7b5cd6", points: pts("pairwise") },
+    { name: "model", color: "#1e9e5a", points: pts("model") },
+  ], { title: "agreement per consensus rebuild", xLabel: "rebuild", yMax: 1 });
 }
 
 let lastGenerate = "";
@@ -186,12 +191,10 @@ async function tasksTab(ctx) {
 /** @param {any} ctx */
 async function exportTab(ctx) {
   const formats = [["geojson", "QuPath GeoJSON"], ["coco", "COCO instances"], ["csv", "Point CSV"]];
-  const probe = await fetch(paths.exportUrl(ctx.projectId, "geojson"), { method: "HEAD", credentials: "same-origin" }).catch(() => null);
-  const available = probe && probe.status !== 404;
   return h("section.card", { testid: "export" }, h("h2", null, "Export labels"),
     h("p.muted", null, "Downloads of every label in this project (H&E level-0 pixel coordinates)."),
     h("ul", null, ...formats.map(([f, label]) => h("li", null, h("a", { href: paths.exportUrl(ctx.projectId, f), download: "" }, label)))),
-    available ? null : emptyState("The export endpoint is not available yet", `GET ${paths.exportUrl(ctx.projectId, "geojson")} answered 404.`));
+    h("p.muted.small", null, "Per-task label masks (unknown / negative / class): /api/tasks/<id>/mask/ (PNG, or ?image=tiff)."));
 }
 
 export { ApiError };
