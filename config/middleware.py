@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from django.conf import settings
@@ -43,4 +44,30 @@ class ContentSecurityPolicyMiddleware:
         if not getattr(settings, "DEBUG_DISABLE_CSP", False):
             response.setdefault("Content-Security-Policy", CSP)
         response.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A page (not an API view) hit by a database outage answers a plain 503 with Retry-After, not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import DatabaseError
+        from django.http import HttpResponse, JsonResponse
+
+        if not isinstance(exception, DatabaseError):
+            return None
+        logging.getLogger(__name__).exception("database unavailable")
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"code": "service_unavailable", "detail": "The database is unavailable; retry shortly."},
+                                    status=503)
+        else:
+            response = HttpResponse("<!doctype html><title>Laypath is briefly unavailable</title>"
+                                    "<p>The database is unavailable; this page will work again shortly.</p>", status=503)
+        response["Retry-After"] = "5"
         return response

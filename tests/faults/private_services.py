@@ -31,7 +31,9 @@ class PrivatePostgres:
             self._as = ["runuser", "-u", "postgres", "--"]
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run([*self._as, str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args], check=True, capture_output=True)
+        # the server inherits pg_ctl's output: send it to a log file, never to a pipe we would wait on
+        subprocess.run([*self._as, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "pg.log"), *args],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def init(self) -> None:
         subprocess.run([*self._as, str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
