@@ -6,6 +6,7 @@ import io
 
 import orjson
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.request import RawPostDataException
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -119,7 +120,11 @@ class PairGeoJSONImportView(APIView):
         access.require(MANAGERS)
         task_id = _optional_int(request.query_params.get("task"), "task")
         create = request.query_params.get("create_classes") in ("1", "true", "yes")
-        result = geojson_import(actor=request.user, pair=pair, data=request.body, create_classes=create, task_id=task_id)
+        try:
+            body = request.body
+        except RawPostDataException:  # a form upload was already parsed: the GeoJSON must be the raw body
+            raise InvalidInput("Send the GeoJSON file as the request body (application/json).") from None
+        result = geojson_import(actor=request.user, pair=pair, data=body, create_classes=create, task_id=task_id)
         return Response(result, status=201)
 
 
