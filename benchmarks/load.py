@@ -151,12 +151,15 @@ async def annotator(base: str, username: str, info: dict, clock: dict, rec: Reco
         csrf = client.cookies.get("csrftoken")
         r = await client.post("/accounts/login/", data={"username": username, "password": "load-password-1",
                                                         "csrfmiddlewaretoken": csrf}, headers={"Referer": base + "/accounts/login/"})
-        if r.status_code not in (200, 302):
+        if r.status_code not in (200, 302) or "sessionid" not in client.cookies:
             rec.add("login", 0, False)
+            print(f"{username}: login failed ({r.status_code})", file=sys.stderr)
             return
         headers = {"X-CSRFToken": client.cookies.get("csrftoken"), "Referer": base + "/"}
-        viewer = (await client.get(f"/api/pairs/{info['pair']}/viewer/")).json()
-        dzi = viewer["anatomical"]["dzi_url"]
+        viewer = await _timed(rec, "viewer", client.get(f"/api/pairs/{info['pair']}/viewer/"))
+        if viewer is None or viewer.status_code != 200:
+            return
+        dzi = viewer.json()["anatomical"]["dzi_url"]
         tile_base = dzi.rsplit("/", 1)[0] + "/slide_files"
         task = await _next_task(client, info, headers, rec)
         clock["ready"] += 1
@@ -248,7 +251,7 @@ async def run(args) -> dict:
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(ROOT / "var" / "bench" / "load-server.log", "wb"))
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -267,7 +270,7 @@ async def run(args) -> dict:
             asyncio.create_task(annotator(base, u, info, clock, rec, acked, random.Random(rng.random()), levels))
             for u in info["users"][: args.annotators]
         ]
-        while clock["ready"] < len(workers) and not all(w.done() for w in workers):
+        while clock["ready"] + sum(w.done() for w in workers) < len(workers):
             await asyncio.sleep(0.2)
         rec.lat.clear(), rec.errors.clear()  # measure the working minute only
         rec.requests = 0
