@@ -42,6 +42,19 @@ def demo_pair_ensure(*, project_id: int, size_px: int, seed: int, log: Callable[
     pair = pair_create(project=project, name="Synthetic glomerulus (H&E + IF)", anatomical_id=he.id,
                        molecular_id=mol.id)
     log(f"demo pair {pair.id} created; its registration job runs on the worker")
+    _demo_tasks(project, pair, log)
+
+
+def _demo_tasks(project: Project, pair: SlidePair, log: Callable[[str], None]) -> None:
+    """Cut the pair into 150 um fields (sparse labels, every class) and give each to k annotators."""
+    from annotation.models import LabelClass
+    from annotation.services.tasks import GridSpec, TaskSettings, task_distribute, task_generate_grid
+
+    classes = tuple(LabelClass.objects.filter(project=project).values_list("id", flat=True))
+    tasks = task_generate_grid(actor=None, pair=pair, spec=GridSpec(field_um=150.0),
+                               settings=TaskSettings(label_mode="sparse", class_ids=classes))
+    assignments = task_distribute(actor=None, project=project)
+    log(f"{len(tasks)} tasks generated, {len(assignments)} assignments for the demo annotators")
 
 
 def _generate(folder: Path, width: int, height: int, seed: int, log: Callable[[str], None]) -> tuple[Path, Path]:
