@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.common import int_param
 from annotation.errors import InvalidInput, NotFound
 from annotation.imaging.readers import open_slide
 from annotation.selectors.projects import (
@@ -47,7 +48,7 @@ class VersionListView(APIView):
         projects = project_list_for_user(user=request.user)
         qs = ModelVersion.objects.filter(project__in=projects).order_by("project_id", "-number")
         if request.query_params.get("project"):
-            project = project_get_for_user(user=request.user, project_id=_int(request.query_params["project"]), roles=REVIEWERS)
+            project = project_get_for_user(user=request.user, project_id=int_param(request.query_params, "project"), roles=REVIEWERS)
             qs = qs.filter(project=project)
         elif not request.user.is_staff:
             qs = qs.filter(project__memberships__user=request.user, project__memberships__role__in=REVIEWERS)
@@ -179,13 +180,6 @@ class SegmentClickView(APIView):
             ring.append(ring[0])
         return Response({"geometry": {"type": "Polygon", "coordinates": [ring]}, "method": result.method,
                          "area_px": result.area_px, "ms": round(result.seconds * 1000, 1)})
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("Expected an integer id.") from exc
 
 
 def _valid(serializer_class, data) -> dict:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.common import int_param
 from annotation.errors import InvalidInput
 from annotation.exchange.geojson import stream_feature_collection
 from annotation.exchange.tabular import stream_point_csv
@@ -28,15 +29,6 @@ from annotation.services.exchange import (
 )
 
 
-def _optional_int(value, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{name} must be an integer.") from exc
-
-
 def _sources(request: Request) -> list[str] | None:
     raw = request.query_params.get("source")
     return [s for s in raw.split(",") if s] if raw else None
@@ -48,7 +40,7 @@ class PairGeoJSONExportView(APIView):
         """All visible labels of a pair as a QuPath-style FeatureCollection, streamed."""
         pair, access = pair_access(user=request.user, pair_id=pair_id)
         vis = visibility_for(user=request.user, access=access)
-        task_id = _optional_int(request.query_params.get("task"), "task")
+        task_id = int_param(request.query_params, "task")
         export_audit(actor=request.user, project_id=pair.project_id, fmt="geojson", target=f"pair:{pair.id}",
                      detail={"task": task_id, "source": _sources(request)})
         records = export_records(visibility=vis, pair_id=pair.id, task_id=task_id, sources=_sources(request))
@@ -76,7 +68,7 @@ class ProjectCocoExportView(APIView):
         """COCO instances (polygons) with one image per task region."""
         access: Access = project_access(user=request.user, project_id=project_id)
         vis = visibility_for(user=request.user, access=access)
-        pair_id = _optional_int(request.query_params.get("pair"), "pair")
+        pair_id = int_param(request.query_params, "pair")
         export_audit(actor=request.user, project_id=project_id, fmt="coco", target=f"project:{project_id}",
                      detail={"pair": pair_id})
         doc = coco_export(visibility=vis, project_id=project_id, pair_id=pair_id)
@@ -118,7 +110,7 @@ class PairGeoJSONImportView(APIView):
         """Import a QuPath GeoJSON file (body) as labels of this pair (managers; `?create_classes=1`)."""
         pair, access = pair_access(user=request.user, pair_id=pair_id)
         access.require(MANAGERS)
-        task_id = _optional_int(request.query_params.get("task"), "task")
+        task_id = int_param(request.query_params, "task")
         create = request.query_params.get("create_classes") in ("1", "true", "yes")
         try:
             body = request.body

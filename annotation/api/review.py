@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import InvalidInput
+from annotation.api.common import int_param
 from annotation.models import AgreementSnapshot, Annotation, AnnotatorQuality, GoldResult, ReviewItem
 from annotation.selectors.consensus import review_item_for_user, review_queue_for_user
 from annotation.selectors.projects import MANAGERS, MEMBERS, project_get_for_user, user_role
@@ -27,20 +27,13 @@ def item_out(item: ReviewItem) -> dict:
     }
 
 
-def _int(value, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{name} must be an integer.") from exc
-
-
 class ReviewQueueView(APIView):
     @extend_schema(operation_id="review_list", responses={200: dict})
     def get(self, request: Request) -> Response:
         """`?project=ID[&status=open&limit=50]`: the queue, best review first."""
-        project_id = _int(request.query_params.get("project"), "project")
+        project_id = int_param(request.query_params, "project", required=True)
         status = request.query_params.get("status", "open")
-        limit = min(_int(request.query_params.get("limit", 50), "limit"), 500)
+        limit = min(int_param(request.query_params, "limit") or 50, 500)
         qs = review_queue_for_user(user=request.user, project_id=project_id, status=status)
         return Response({"count": qs.count(), "results": [item_out(i) for i in qs[:limit]]})
 
