@@ -28,9 +28,11 @@ def prune_heartbeats() -> int:
 @shared_task(name="annotation.ingest_slide", time_limit=3600, soft_time_limit=3540, acks_late=True)
 def ingest_slide(job_id: str) -> None:
     """Ingest one slide (its Job row records progress and outcome; a finished job is left alone)."""
+    from annotation.services.jobs import job_heartbeat
     from annotation.services.slides import slide_ingest
 
-    slide_ingest(job_id=job_id)
+    with job_heartbeat(job_id):
+        slide_ingest(job_id=job_id)
 
 
 @shared_task(name="annotation.prune_uploads", time_limit=300)

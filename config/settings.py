@@ -150,6 +150,7 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 JOB_STALE_MINUTES = env.int("JOB_STALE_MINUTES", default=60)  # running jobs without a heartbeat are reaped
+JOB_HEARTBEAT_S = env.float("JOB_HEARTBEAT_S", default=30.0)  # a running task beats this often (thread)
 RETRAIN_CHECK_MINUTES = env.int("RETRAIN_CHECK_MINUTES", default=30)
 RETRAIN_MIN_NEW_LABELS = env.int("RETRAIN_MIN_NEW_LABELS", default=200)
 

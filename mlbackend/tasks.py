@@ -20,33 +20,41 @@ def retrain_check() -> dict:
 @shared_task(name="mlbackend.register_pair", time_limit=2 * 3600, soft_time_limit=2 * 3600 - 60, acks_late=True)
 def register_pair(job_id: str) -> None:
     """Register a slide pair (its Job row records progress and outcome; a finished job is left alone)."""
+    from annotation.services.jobs import job_heartbeat
     from mlbackend.pipelines.registration import registration_run
 
-    registration_run(job_id=job_id)
+    with job_heartbeat(job_id):
+        registration_run(job_id=job_id)
 
 
 @shared_task(name="mlbackend.train", time_limit=12 * 3600, soft_time_limit=12 * 3600 - 60, acks_late=True)
 def train_model(job_id: str) -> None:
     """Train a model version (queue gpu; CPU where no GPU exists)."""
+    from annotation.services.jobs import job_heartbeat
     from mlbackend.pipelines.training import training_run
 
-    training_run(job_id=job_id)
+    with job_heartbeat(job_id):
+        training_run(job_id=job_id)
 
 
 @shared_task(name="mlbackend.infer", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60, acks_late=True)
 def infer_tasks(job_id: str) -> None:
     """Write pre-annotations of a model version on open tasks (queue gpu)."""
+    from annotation.services.jobs import job_heartbeat
     from mlbackend.pipelines.inference import preannotate_run
 
-    preannotate_run(job_id=job_id)
+    with job_heartbeat(job_id):
+        preannotate_run(job_id=job_id)
 
 
 @shared_task(name="mlbackend.consensus", time_limit=3600, soft_time_limit=3540, acks_late=True)
 def rebuild_consensus(job_id: str) -> None:
     """Rebuild consensus, review queue, annotator quality and task priorities of a project."""
+    from annotation.services.jobs import job_heartbeat
     from mlbackend.pipelines.consensus import consensus_run
 
-    consensus_run(job_id=job_id)
+    with job_heartbeat(job_id):
+        consensus_run(job_id=job_id)
 
 
 @shared_task(name="mlbackend.gold_score", time_limit=300)

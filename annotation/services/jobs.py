@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 
 from django.db import transaction
 from django.utils import timezone
@@ -117,3 +118,47 @@ def job_fail(*, job_id: str, error: str, result: dict | None = None) -> Job:
 def job_cancel(*, job_id: str, reason: str = "cancelled") -> Job:
     """Cancel a queued or running job (its task sees a finished job and does nothing)."""
     return _finish(job_id=job_id, status=Job.Status.CANCELLED, error=reason)
+
+
+class job_heartbeat:  # noqa: N801 - used as a context manager, reads like a statement
+    """Keep a running job's `heartbeat_at` fresh from a daemon thread while the task's process lives.
+
+    The reaper decides a job is dead when its heartbeat is older than JOB_STALE_MINUTES; progress updates
+    alone leave long silent stretches (one slow training epoch, one big registration block pass). The thread
+    beats every `every_s` seconds and stops when the block exits; a SIGKILLed worker takes the thread with it,
+    so a dead job still goes stale. A failing beat (database away) is logged and retried, never raised.
+    """
+
+    def __init__(self, job_id: str, every_s: float | None = None):
+        from django.conf import settings
+
+        self.job_id = str(job_id)
+        self.every_s = float(every_s if every_s is not None else getattr(settings, "JOB_HEARTBEAT_S", 30))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.beats = 0
+
+    def _beat_loop(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    self.beats += Job.objects.filter(id=self.job_id, status=Job.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # noqa: BLE001 - a heartbeat must never take the job down
+                    logger.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()
+
+    def __enter__(self) -> job_heartbeat:
+        self._thread = threading.Thread(target=self._beat_loop, name=f"job-heartbeat-{self.job_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -48,3 +49,25 @@ def test_stale_training_job_and_its_version_fail_while_the_promoted_version_stay
     assert Job.objects.get(id=fresh.id).status == "running"
     assert Job.objects.get(id=queued.id).status == "queued"  # waiting in the queue is not a dead worker
     assert stale_jobs_reap_all() == {"jobs": [], "model_versions": []}  # idempotent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_thread_keeps_a_silent_running_job_alive_and_stops_with_the_block():
+    from annotation.services.jobs import job_heartbeat
+
+    project = Project.objects.create(name="reaper-heartbeat")
+    job = _running(project, age_s=7200)  # no progress for two hours: stale by its last beat
+    with job_heartbeat(str(job.id), every_s=0.05) as beat:
+        deadline = timezone.now() + timedelta(seconds=20)
+        while beat.beats < 2 and timezone.now() < deadline:
+            time.sleep(0.02)
+        assert beat.beats >= 2
+        assert stale_jobs_reap_all(stale_after_s=3600)["jobs"] == []
+    assert Job.objects.get(id=job.id).status == "running"
+    beats_at_exit = beat.beats
+    Job.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - timedelta(seconds=7200))
+    # the thread is gone: nothing refreshes the row any more, so the reaper takes it
+    assert beat._thread is not None and not beat._thread.is_alive()
+    assert beat.beats == beats_at_exit
+    assert stale_jobs_reap_all(stale_after_s=3600)["jobs"]
+    assert Job.objects.get(id=job.id).status == "failed"
