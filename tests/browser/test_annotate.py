@@ -44,6 +44,21 @@ def test_annotator_labels_accepts_undoes_and_finds_everything_after_reload(world
         page.keyboard.press("f")
         assert page.get_attribute("[data-testid=viewer]", "data-overlay") == "on"
         page.fill("[data-testid=opacity]", "0.7")
+        # per-channel display window and gamma become part of the overlay tile URLs, and those tiles render
+        tiles: list[tuple[str, int]] = []
+        page.on("response", lambda r: tiles.append((r.url, r.status)) if "r=" in r.url else None)
+        page.click("[data-testid=channels] details summary")
+        page.fill("[data-testid=chan-0-max]", "180")
+        page.keyboard.press("Tab")
+        page.locator("[data-testid=chan-0-gamma]").evaluate(
+            "el => { el.value = '2'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+        page.wait_for_timeout(1500)
+        windowed = [(u, s) for u, s in tiles if "-180-2" in u]
+        assert windowed and all(s in (200, 304) for _, s in windowed), tiles[-5:]
+        page.fill("[data-testid=chan-0-min]", "999")  # above max: refused, value restored
+        page.keyboard.press("Tab")
+        assert page.input_value("[data-testid=chan-0-min]") != "999"
+        page.evaluate("document.activeElement.blur()")  # shortcuts are off while typing in a field
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "annotate-overlay.png"))
         page.keyboard.press("w")

@@ -181,11 +181,31 @@ export function overlayPanel(ws) {
     fill(modes, ...[["overlay", "Blend"], ["swipe", "Swipe (W)"], ["lens", "Lens (L)"]].map(([m, label]) =>
       h(`button.small${v.mode === m ? ".on" : ""}`, { testid: `mode-${m}`, onclick: () => mode(/** @type {any} */ (m)) }, label)));
   }
+  const defaults = new Map(ws.channels.map((/** @type {any} */ c) => [c.index, { min: c.min, max: c.max, gamma: c.gamma }]));
+  /** Display window (min/max in the channel's own units, 16-bit included) and gamma of one channel. @param {any} c */
+  function windowControls(c) {
+    const num = (/** @type {string} */ key, /** @type {string} */ label) => h("label.small", null, `${label} `,
+      h("input", { type: "number", value: String(c[key]), step: "any", testid: `chan-${c.index}-${key}`, "aria-label": `${c.name} ${label}`,
+        onchange: (/** @type {any} */ e) => {
+          const v = Number(e.target.value);
+          const other = key === "min" ? c.max : c.min;
+          if (!Number.isFinite(v) || (key === "min" ? v >= other : v <= other)) { e.target.value = String(c[key]); toast("Window min must stay below max", "warn"); return; }
+          c[key] = v; applyRender();
+        } }));
+    const gammaOut = h("span.small", null, c.gamma.toFixed(2));
+    const gamma = h("input", { type: "range", min: "0.2", max: "4", step: "0.05", value: String(c.gamma), testid: `chan-${c.index}-gamma`, "aria-label": `${c.name} gamma`,
+      oninput: (/** @type {any} */ e) => { c.gamma = Number(e.target.value); gammaOut.textContent = c.gamma.toFixed(2); applyRender(); } });
+    const reset = h("button.small", { testid: `chan-${c.index}-reset`, onclick: () => { Object.assign(c, defaults.get(c.index)); applyRender(); renderChannels(); } }, "Reset");
+    return h("details.chan-window", null, h("summary.small", null, "Window"), h("div.row", null, num("min", "min"), num("max", "max")),
+      h("label.row.small", null, "gamma ", gamma, gammaOut), reset);
+  }
   function renderChannels() {
-    fill(chans, ...ws.channels.map((/** @type {any} */ c) => h("label.chan", null,
-      h("input", { type: "checkbox", checked: c.visible, testid: `chan-${c.index}`, onchange: (/** @type {any} */ e) => { c.visible = e.target.checked; applyRender(); } }),
-      h("input", { type: "color", value: c.color, title: "Channel colour", onchange: (/** @type {any} */ e) => { c.color = e.target.value; applyRender(); } }),
-      h("span", null, c.name))));
+    fill(chans, ...ws.channels.map((/** @type {any} */ c) => h("div.chan", null,
+      h("label", null,
+        h("input", { type: "checkbox", checked: c.visible, testid: `chan-${c.index}`, onchange: (/** @type {any} */ e) => { c.visible = e.target.checked; applyRender(); } }),
+        h("input", { type: "color", value: c.color, title: "Channel colour", onchange: (/** @type {any} */ e) => { c.color = e.target.value; applyRender(); } }),
+        h("span", null, c.name)),
+      windowControls(c))));
   }
   flickBtn.addEventListener("click", flick);
   onBox.addEventListener("change", () => toggle(/** @type {HTMLInputElement} */ (onBox).checked));
