@@ -177,3 +177,54 @@ export class GridIndex {
     return out;
   }
 }
+
+/**
+ * Index of the polygon's outer-ring vertex nearest p within tol (image px), or -1. The closing vertex
+ * (equal to the first) is never returned: index 0 stands for both.
+ * @param {Geometry} g @param {Pt} p @param {number} tol
+ */
+export function nearestVertex(g, p, tol) {
+  if (g.type !== "Polygon") return -1;
+  const ring = g.coordinates[0];
+  let best = -1, bestD = tol;
+  for (let i = 0; i < ring.length - 1; i++) {
+    const d = Math.hypot(ring[i][0] - p[0], ring[i][1] - p[1]);
+    if (d <= bestD) { best = i; bestD = d; }
+  }
+  return best;
+}
+
+/** @param {Geometry} g @param {(open: Pt[]) => Pt[]} edit @returns {Geometry} */
+function editRing(g, edit) {
+  if (g.type !== "Polygon") return g;
+  const open = g.coordinates[0].slice(0, -1).map(([x, y]) => /** @type {Pt} */ ([x, y]));
+  const next = edit(open);
+  return { type: "Polygon", coordinates: [[...next, next[0]], ...g.coordinates.slice(1)] };
+}
+
+/** The polygon with outer-ring vertex i moved to p (ring stays closed). @param {Geometry} g @param {number} i @param {Pt} p */
+export function moveVertex(g, i, p) {
+  return editRing(g, (open) => open.map((v, j) => (j === i ? /** @type {Pt} */ ([p[0], p[1]]) : v)));
+}
+
+/** The polygon without vertex i; null if fewer than 3 vertices would remain. @param {Geometry} g @param {number} i */
+export function removeVertex(g, i) {
+  if (g.type !== "Polygon" || g.coordinates[0].length - 1 <= 3) return null;
+  return editRing(g, (open) => open.filter((_, j) => j !== i));
+}
+
+/**
+ * The polygon with a vertex at p inserted into the outer-ring edge nearest p (within tol), or null.
+ * @param {Geometry} g @param {Pt} p @param {number} tol
+ */
+export function insertVertex(g, p, tol) {
+  if (g.type !== "Polygon") return null;
+  const ring = g.coordinates[0];
+  let best = -1, bestD = tol * tol;
+  for (let i = 1; i < ring.length; i++) {
+    const d = segmentDist2(p, ring[i - 1], ring[i]);
+    if (d <= bestD) { best = i; bestD = d; }
+  }
+  if (best < 0) return null;
+  return editRing(g, (open) => [...open.slice(0, best), /** @type {Pt} */ ([p[0], p[1]]), ...open.slice(best)]);
+}

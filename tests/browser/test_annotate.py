@@ -83,6 +83,25 @@ def test_annotator_labels_accepts_undoes_and_finds_everything_after_reload(world
         for fx, fy in [(0.60, 0.60), (0.66, 0.60), (0.66, 0.68), (0.60, 0.68)]:
             _click_image(page, fx, fy)
         page.keyboard.press("Enter")
+        _wait_saved(page)
+        # reshape it: select, drag one vertex handle outwards, double-click an edge to add a vertex
+        polygon = Annotation.objects.get(task_id=world.task_id, source="human", is_deleted=False, geometry__type="Polygon")
+        before = (polygon.max_x, polygon.max_y)
+        page.keyboard.press("v")
+        _click_image(page, 0.63, 0.64)
+        box = page.locator("[data-testid=viewer]").bounding_box()
+        at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+        page.mouse.move(*at(0.66, 0.68))
+        page.mouse.down()
+        for k in range(1, 6):
+            page.mouse.move(*at(0.66 + 0.01 * k, 0.68 + 0.01 * k))
+        page.mouse.up()
+        _wait_saved(page)
+        page.mouse.dblclick(*at(0.63, 0.60))
+        _wait_saved(page)
+        polygon.refresh_from_db()
+        assert polygon.max_x > before[0] + 5 and polygon.max_y > before[1] + 5  # the corner moved out
+        assert len(polygon.geometry["coordinates"][0]) == 6  # a fifth vertex, plus the closing one
         # accept one proposal with A (select it first by clicking on it with the select tool)
         page.keyboard.press("v")
         first = page.evaluate("window.__laypath.proposals()[0]")

@@ -2,10 +2,12 @@
 /** Workspace input: toolbar, mouse events on the viewer, keyboard shortcuts and the help overlay. */
 import { h, fill, modal } from "../ui.js";
 import { polygonTool } from "../tools/polygon.js";
+import { selectTool } from "../tools/select.js";
 
 export const SHORTCUTS = [
   ["1–9", "Pick class (with a selection: reclassify it)"],
   ["P / G / V / S", "Point, polygon, select/move, click-to-segment"],
+  ["V: drag a handle · double-click edge · Alt+click", "Reshape the selected polygon: move, add, remove a vertex"],
   ["F", "Flick between H&E and IF"],
   ["O", "Overlay on/off"],
   ["W / L", "Swipe view / lens view (again: back to overlay)"],
@@ -67,11 +69,11 @@ export function wireInput(/** @type {any} */ ws) {
     e.preventDefaultAction = true;
     if (!e.quick || dragging) return;
     ws.lastActivity = Date.now();
-    ws.tool.onClick?.(ws.toolCtx(), pt(e), { shift: Boolean(e.originalEvent?.shiftKey) });
+    ws.tool.onClick?.(ws.toolCtx(), pt(e), { shift: Boolean(e.originalEvent?.shiftKey), alt: Boolean(e.originalEvent?.altKey) });
   });
   osd.addHandler("canvas-double-click", (/** @type {any} */ e) => {
     e.preventDefaultAction = true;
-    if (ws.tool === polygonTool) ws.tool.onClick?.(ws.toolCtx(), pt(e), { shift: false, double: true });
+    if (ws.tool === polygonTool || ws.tool === selectTool) ws.tool.onClick?.(ws.toolCtx(), pt(e), { shift: false, double: true });
   });
   osd.addHandler("canvas-press", (/** @type {any} */ e) => { dragging = Boolean(ws.tool.onPress?.(ws.toolCtx(), pt(e))); });
   osd.addHandler("canvas-drag", (/** @type {any} */ e) => { if (dragging) { e.preventDefaultAction = true; ws.tool.onDrag?.(ws.toolCtx(), pt(e)); } });

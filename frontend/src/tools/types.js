@@ -10,7 +10,7 @@
  *   hover: () => [number, number]|null}} ToolCtx
  * @typedef {{scale: number, ox: number, oy: number}} ScreenT
  * @typedef {{name: string, key: string, label: string,
- *   onClick?: (ctx: ToolCtx, pt: [number, number], ev: {shift: boolean, double?: boolean}) => void,
+ *   onClick?: (ctx: ToolCtx, pt: [number, number], ev: {shift: boolean, alt?: boolean, double?: boolean}) => void,
  *   onPress?: (ctx: ToolCtx, pt: [number, number]) => boolean, onDrag?: (ctx: ToolCtx, pt: [number, number]) => void,
  *   onRelease?: (ctx: ToolCtx, pt: [number, number]) => void, onKey?: (ctx: ToolCtx, e: KeyboardEvent) => boolean,
  *   preview?: (g: CanvasRenderingContext2D, t: ScreenT, ctx: ToolCtx) => void, cancel?: () => void}} Tool
