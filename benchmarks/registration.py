@@ -7,8 +7,8 @@ pair, so ``peak_mb`` is that process's maximum RSS. Errors are measured at >= 20
 in micrometres of the IF slide; rTRE divides by the IF image diagonal (ANHIR); robustness is the share
 of landmarks closer to the truth than under the initial (identity) alignment.
 
-Pixel conventions: the synthetic generator places pixel i's centre at i + 0.5 (corner convention);
-the engine (and the overlay renderer) put it at i. Truth is converted: T_c(p) = T(p + 0.5) - 0.5.
+Pixel convention: one for all (see annotation/imaging/transform.py): pixel i is centred at i. The
+generator's ``Scene.transform`` is in that convention, so truth is used as it comes.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class RegionCache:
 class RealPair:
     he_rgb: np.ndarray
     if_img: np.ndarray  # (h, w, 2) uint16: DAPI, AF
-    transform: SlideTransform  # centre convention
+    transform: SlideTransform
     mpp_he: float = 0.25
     mpp_if: float = 0.325
 
@@ -205,8 +205,8 @@ def readers(spec: dict, cached: bool = False):
 
 @dataclass
 class Landmarks:
-    he: np.ndarray  # (N, 2) H&E level-0, centre convention
-    if_truth: np.ndarray  # (N, 2) IF level-0, centre convention
+    he: np.ndarray  # (N, 2) H&E level-0 px (at nuclei)
+    if_truth: np.ndarray  # (N, 2) IF level-0 px, true position
     mpp_if: float
     diag_px: float
 
@@ -245,7 +245,7 @@ def landmarks(spec: dict) -> Landmarks:
     keep = (q[:, 0] > 20) & (q[:, 1] > 20) & (q[:, 0] < w_if - 20) & (q[:, 1] < h_if - 20)
     he, q = he[keep], q[keep]
     sel = rng.choice(len(he), size=min(N_LANDMARKS, len(he)), replace=False)
-    return Landmarks(he[sel] - 0.5, q[sel] - 0.5, scene.mpp_if, math.hypot(w_if, h_if))
+    return Landmarks(he[sel], q[sel], scene.mpp_if, math.hypot(w_if, h_if))
 
 
 def he_size(spec: dict) -> tuple[int, int]:

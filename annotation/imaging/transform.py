@@ -8,6 +8,14 @@ anatomical slide** (H&E/PAS) to **level-0 pixels of the molecular slide** (IF):
 where ``d`` is a smooth displacement field in anatomical level-0 pixels, stored as a low-resolution grid
 (bilinearly interpolated, clamped at the edges), and ``A`` is a 2x3 affine. Overlay tiles sample the IF
 at ``T(p)`` for every output pixel ``p`` (a forward map, as ``cv2.remap`` wants), so no inverse is needed.
+
+Pixel convention (the one convention of every ``SlideTransform``): coordinates are **pixel indices** --
+the centre of level-0 pixel ``(col i, row j)`` is the point ``(i, j)``, so pixel ``i`` covers
+``[i - 0.5, i + 0.5)``; a pixel of pyramid level ``k`` (downsample ``s``) has its centre at level-0
+``(i + 0.5) * s - 0.5``. This is what ``cv2.remap``/``warpAffine`` and the registration engine use.
+Code that models continuous geometry with pixel ``i`` covering ``[i, i + 1)`` (the synthetic slide
+generator, GeoJSON drawn in a viewer) converts at its boundary with ``shifted_frame``:
+``T_index = T_continuous.shifted_frame(0.5)``, i.e. ``T_index(p) = T_continuous(p + 0.5) - 0.5``.
 """
 
 from __future__ import annotations
@@ -96,6 +104,22 @@ class SlideTransform:
         """Mean linear scale of the affine (molecular px per anatomical px)."""
         a = np.asarray(self.affine, dtype=np.float64)[:, :2]
         return float(np.sqrt(abs(np.linalg.det(a))))
+
+    def shifted_frame(self, delta: float) -> SlideTransform:
+        """The same map in frames whose coordinates are offset by ``delta``: ``T'(p) = T(p + delta) - delta``.
+
+        ``shifted_frame(0.5)`` turns a transform between continuous frames (pixel ``i`` covers ``[i, i + 1)``)
+        into the pixel-index convention of this module; ``shifted_frame(-0.5)`` goes back. Exact: the grid
+        moves its origin and the affine its translation.
+        """
+        m = self.matrix
+        lin = m[:2, :2]
+        m[:2, 2] = m[:2, 2] + lin @ np.array([delta, delta]) - delta
+        grid = None
+        if self.grid is not None:
+            g = self.grid
+            grid = DisplacementGrid(g.step_px, g.dx, g.dy, g.origin_x - delta, g.origin_y - delta)
+        return SlideTransform(affine=SlideTransform.from_matrix(m).affine, grid=grid, meta=dict(self.meta))
 
     def to_dict(self) -> dict:
         """JSON-safe form, as stored on the slide pair's registration."""

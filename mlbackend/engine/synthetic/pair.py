@@ -39,7 +39,7 @@ class PairPaths:
 
 
 def _if_renderer(scene: Scene, dtype: np.dtype | type) -> Callable[[int, int, int, int, float], np.ndarray]:
-    transform = scene.transform
+    transform = scene.continuous_transform
     canvas = scene.if_size
 
     def render(x: int, y: int, w: int, h: int, d: float) -> np.ndarray:
@@ -58,6 +58,7 @@ def write_transform(path: Path, scene: Scene) -> None:
             "he_size": [scene.width, scene.height],
             "if_size": list(scene.if_size),
             "direction": "he_level0_px -> if_level0_px",
+            "pixel_convention": "pixel index (pixel i centred at i)",
             "scene": {k: v for k, v in asdict(scene).items()},
         }
     )
@@ -87,7 +88,7 @@ def write_pair(
         clock[0] = now
 
     write_transform(paths[TRANSFORM_NAME], scene)
-    n_cells = write_truth(paths[TRUTH_NAME], scene, scene.transform, scene.if_size)
+    n_cells = write_truth(paths[TRUTH_NAME], scene, scene.continuous_transform, scene.if_size)
     done("truth")
     extra = f"Laypath = synthetic|Seed = {seed}|Classes = {','.join(CLASSES)}"
     write_he_svs(

@@ -30,7 +30,12 @@ class Scene(SceneConfig):
 
     @property
     def transform(self) -> SlideTransform:
-        """H&E level-0 px -> IF level-0 px."""
+        """H&E level-0 px -> IF level-0 px in the pixel-index convention of ``SlideTransform`` (centre at i)."""
+        return self._geometry[0].shifted_frame(0.5)
+
+    @property
+    def continuous_transform(self) -> SlideTransform:
+        """The same map between the generator's continuous frames (pixel i covers [i, i + 1)); renders with it."""
         return self._geometry[0]
 
     @property
@@ -48,7 +53,7 @@ class Scene(SceneConfig):
     ) -> np.ndarray:
         """(C, h, w) IF channels in the IF frame ((x, y) = IF level-0 top-left); C = CHANNELS by default."""
         return render_if(
-            self, self.transform, x, y, w, h, downsample, _channel_indices(channels), dtype, canvas=self.if_size
+            self, self.continuous_transform, x, y, w, h, downsample, _channel_indices(channels), dtype, canvas=self.if_size
         )
 
     def render_if_in_he_frame(
@@ -59,14 +64,14 @@ class Scene(SceneConfig):
         d = float(downsample)
         xs = x + (np.arange(w) + 0.5) * d
         ys = y + (np.arange(h) + 0.5) * d
-        qx, qy = self.transform.map_grid(*np.meshgrid(xs, ys))
-        d_if = d * self.transform.scale()
+        qx, qy = self.continuous_transform.map_grid(*np.meshgrid(xs, ys))
+        d_if = d * self.continuous_transform.scale()
         pad = 4 * d_if
         x0, y0 = float(qx.min() - pad), float(qy.min() - pad)
         w_if = int(np.ceil((qx.max() + pad - x0) / d_if)) + 1
         h_if = int(np.ceil((qy.max() + pad - y0) / d_if)) + 1
         chans = _channel_indices(channels)
-        src = render_if(self, self.transform, x0, y0, w_if, h_if, d_if, chans, np.float32, canvas=self.if_size)
+        src = render_if(self, self.continuous_transform, x0, y0, w_if, h_if, d_if, chans, np.float32, canvas=self.if_size)
         map_x = ((qx - x0) / d_if - 0.5).astype(np.float32)
         map_y = ((qy - y0) / d_if - 0.5).astype(np.float32)
         planes = [cv2.remap(p, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for p in src]
