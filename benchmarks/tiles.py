@@ -147,7 +147,12 @@ def reference_rate(path: Path, level_from_top: int, seconds: float, seed: int = 
 
 
 def render_cpu_ms(pair: Path, n: int = 60) -> dict:
-    """CPU ms per uncached overlay / fluorescence tile in this process (load-independent-ish figure)."""
+    """CPU ms per uncached overlay / fluorescence tile in this process (load-independent-ish figure).
+
+    ``*_random``: random tiles with no composited-chunk cache (the worst case); ``*_viewport_*``: viewer
+    order (5 x 4 viewports) with a fresh cache (cold: first pass) and again (warm).
+    """
+    from annotation.imaging.chunkstore import RenderedChunkCache
     from annotation.imaging.deepzoom import geometry_for
     from annotation.imaging.overlay import render_overlay_tile
     from annotation.imaging.readers import open_slide
@@ -158,6 +163,13 @@ def render_cpu_ms(pair: Path, n: int = 60) -> dict:
     out = {}
     with open_slide(pair / "he.svs") as he, open_slide(pair / "if.ome.tif") as iff:
         he_geometry, if_geometry = geometry_for(he.info), geometry_for(iff.info)
+        chunks, level = RenderedChunkCache(96 << 20), he_geometry.max_level
+        order = [tuple(map(int, u.rsplit("/", 1)[1].split(".")[0].split("_"))) for u in viewport_paths("t", he_geometry, 200, 5)]
+        for label in ("cold", "warm"):  # viewer order, composited-chunk cache as the server has it
+            t0 = time.process_time()
+            for c, r in order:
+                render_overlay_tile(he_geometry, iff, transform, level, c, r, chunks=chunks, source="bench")
+            out[f"overlay_cpu_ms_per_tile_viewport_{label}"] = round((time.process_time() - t0) / len(order) * 1e3, 2)
         rng = random.Random(9)
         for name, geometry, fn in (
             ("overlay", he_geometry, lambda lv, c, r: render_overlay_tile(he_geometry, iff, transform, lv, c, r)),
@@ -206,6 +218,31 @@ class Server:
         self.proc.terminate()
         self.proc.wait(timeout=20)
 
+    def cpu_seconds(self) -> float:
+        """user + system CPU of the server's processes (uvicorn supervisor and workers) so far."""
+        return sum(_proc_cpu(pid) for pid in _process_tree(self.proc.pid))
+
+
+def _process_tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
 
 def run_wrk(port: int, paths: list[str], seconds: float, connections: int, threads: int = 1) -> dict:
     """Drive ``paths`` (cycled) with wrk; returns requests/s, p50/p95 latency and error counts."""
@@ -250,7 +287,7 @@ def viewport_paths(token: str, geometry, n: int, seed: int, fmt: str = "jpeg") -
     return out
 
 
-def tokens_and_geometry(pair: Path, big2: Path, big4: Path) -> dict:
+def tokens_and_geometry(pair: Path, big2: Path | None, big4: Path | None) -> dict:
     from annotation.imaging.deepzoom import geometry_for
     from annotation.imaging.readers import open_slide
     from annotation.imaging.sniff import fast_checksum
@@ -270,9 +307,9 @@ def tokens_and_geometry(pair: Path, big2: Path, big4: Path) -> dict:
     overlay = TileSpec(
         "overlay", (rel(he), rel(iff)), (fast_checksum(he), fast_checksum(iff)), rel(transform), version
     )
+    out = {"big2": one("brightfield", big2), "big4": one("brightfield", big4)} if big2 and big4 else {}
     return {
-        "big2": one("brightfield", big2),
-        "big4": one("brightfield", big4),
+        **out,
         "fluo": one("fluorescence", iff),
         "pair_he": one("brightfield", he),
         "overlay": sign_tile_token(overlay, "bench-secret", 7200),
@@ -285,26 +322,38 @@ def median_run(runs: list[dict]) -> dict:
     return {**ordered[(len(ordered) - 1) // 2], "all_tiles_per_s": [round(r["tiles_per_s"], 1) for r in runs]}
 
 
-def measure(t: dict, big2: Path, big4: Path, seconds: float, repeats: int, workers: int, connections: int) -> dict:
-    """Reference loops and HTTP runs, interleaved ``repeats`` times so load drift hits all alike."""
-    uncached, cached = Server(cache_bytes=0, workers=workers), Server(cache_bytes=512 << 20, workers=workers)
+def measure(
+    t: dict, big2: Path | None, big4: Path | None, seconds: float, repeats: int, workers: int, connections: int
+) -> dict:
+    """Reference loops and HTTP runs, interleaved ``repeats`` times so load drift hits all alike.
+
+    Without ``big2``/``big4`` (``--only overlay``) only the fluorescence and overlay runs are made.
+    """
+    full = big2 is not None and big4 is not None
+    uncached = Server(cache_bytes=0, workers=workers)
+    cached = Server(cache_bytes=512 << 20, workers=workers) if full else None
     try:
-        token2, geometry2 = t["big2"]
-        token4, geometry4 = t["big4"]
         fluo_token, fluo_geometry = t["fluo"]
         _, he_geometry = t["pair_he"]
-        hot = tile_paths(token2, geometry2, 0, 300, 7)
-        run_wrk(cached.port, hot, 2, connections)  # fill both workers' tile caches
         plans = {
-            "uncached": (uncached, tile_paths(token2, geometry2, 0, 20000, 1), connections),
-            "uncached_4x_top": (uncached, tile_paths(token4, geometry4, 0, 20000, 2), connections),
-            "uncached_4x_l1": (uncached, tile_paths(token4, geometry4, 1, 20000, 3), connections),
             "fluorescence": (uncached, tile_paths(fluo_token, fluo_geometry, 0, 4000, 4), connections),
             "overlay": (uncached, viewport_paths(t["overlay"], he_geometry, 4000, 5), 4),
             "overlay_random": (uncached, tile_paths(t["overlay"], he_geometry, 0, 4000, 6), 4),
-            "cached": (cached, hot, connections),
         }
-        references = {"2x_top": (big2, 0), "4x_top": (big4, 0), "4x_l1": (big4, 1)}
+        references: dict[str, tuple[Path, int]] = {}
+        if full:
+            token2, geometry2 = t["big2"]
+            token4, geometry4 = t["big4"]
+            hot = tile_paths(token2, geometry2, 0, 300, 7)
+            run_wrk(cached.port, hot, 2, connections)  # fill both workers' tile caches
+            plans = {
+                "uncached": (uncached, tile_paths(token2, geometry2, 0, 20000, 1), connections),
+                "uncached_4x_top": (uncached, tile_paths(token4, geometry4, 0, 20000, 2), connections),
+                "uncached_4x_l1": (uncached, tile_paths(token4, geometry4, 1, 20000, 3), connections),
+                **plans,
+                "cached": (cached, hot, connections),
+            }
+            references = {"2x_top": (big2, 0), "4x_top": (big4, 0), "4x_l1": (big4, 1)}
         log("warm-up: open readers in every worker, page-cache the files")
         for server, paths, conns in plans.values():
             run_wrk(server.port, paths[-500:], 1, conns)
@@ -316,11 +365,37 @@ def measure(t: dict, big2: Path, big4: Path, seconds: float, repeats: int, worke
             for name, (path, level) in references.items():
                 runs[f"reference_{name}"].append(reference_rate(path, level, seconds, seed=rep))
             for name, (server, paths, conns) in plans.items():
-                runs[name].append(run_wrk(server.port, paths[rep * 97 :] + paths[: rep * 97], seconds, conns))
+                cpu0 = server.cpu_seconds()
+                run = run_wrk(server.port, paths[rep * 97 :] + paths[: rep * 97], seconds, conns)
+                # server CPU per request: the per-tile cost over HTTP, much less sensitive to machine load
+                run["server_cpu_ms_per_tile"] = round((server.cpu_seconds() - cpu0) * 1e3 / max(1, run["requests"]), 2)
+                runs[name].append(run)
     finally:
         uncached.stop()
-        cached.stop()
+        if cached is not None:
+            cached.stop()
     return {name: median_run(r) for name, r in runs.items()}
+
+
+def overlay_only_result(m: dict, cpu: dict, args, pair_size: int, seconds: float, load_before) -> dict:
+    """The overlay/fluorescence keys of the full result (``--only overlay``)."""
+    return {
+        "fluorescence_tiles_per_s": round(m["fluorescence"]["tiles_per_s"], 1),
+        "overlay_p50_ms": round(m["overlay"]["p50_ms"], 2),
+        "overlay_p95_ms": round(m["overlay"]["p95_ms"], 2),
+        "details": {
+            "only": "overlay",
+            "pair_px": pair_size,
+            "seconds_per_run": seconds,
+            "repeats": args.repeats,
+            "workers": args.workers,
+            "in_process_cpu": cpu,
+            "runs": m,
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "cpus": os.cpu_count(),
+        },
+    }
 
 
 # -- main -----------------------------------------------------------------------------------------------
@@ -335,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repetitions (median reported)")
+    parser.add_argument(
+        "--only", choices=("overlay",), default=None, help="overlay: only the pair (fluorescence + overlay runs)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         log("wrk not found (apt-get install -y wrk)")
@@ -345,8 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     pair_size = 2048 if args.small else 4096
     BENCH.mkdir(parents=True, exist_ok=True)
     pair = ensure_pair(pair_size)
-    big2 = ensure_big_he(size, 2, pair / "he.svs")
-    big4 = ensure_big_he(size, 4, pair / "he.svs")
+    big2 = big4 = None
+    if args.only is None:
+        big2 = ensure_big_he(size, 2, pair / "he.svs")
+        big4 = ensure_big_he(size, 4, pair / "he.svs")
     load_before = os.getloadavg()
 
     cpu = render_cpu_ms(pair)
@@ -358,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {r.get('p95_ms', 0):.1f} ms")
         if r.get("non2xx") or r.get("errors"):
             log(f"  {name}: non-2xx {r['non2xx']}, errors {r['errors']}")
+    if args.only == "overlay":
+        out = overlay_only_result(m, cpu, args, pair_size, seconds, load_before)
+        print(json.dumps(out, indent=None if args.json else 2))
+        return 0
     ref, ref4_top, ref4_l1 = m["reference_2x_top"], m["reference_4x_top"], m["reference_4x_l1"]
     out = {
         "reference_tiles_per_s": round(ref["tiles_per_s"], 1),

@@ -26,6 +26,7 @@ import anyio
 import anyio.to_thread
 import cv2
 
+from annotation.imaging.chunkstore import RenderedChunkCache, default_shared_dir
 from annotation.imaging.deepzoom import DeepZoomGeometry, geometry_for
 from annotation.imaging.errors import RenderSettingsError, SlideReadError, TileNotFound, TokenError
 from annotation.imaging.overlay import render_overlay_tile
@@ -58,6 +59,9 @@ class TileServerConfig:
     verify_checksums: bool = True
     decode_cache_bytes: int = 64 << 20  # per open tifffile-read slide
     opencv_threads: int | None = 1  # tiles already run in parallel threads; None leaves OpenCV's default
+    rendered_chunk_bytes: int = 96 << 20  # composited IF chunks for overlay tiles, per process
+    shared_chunk_dir: str | None = "auto"  # RAM directory shared by the processes ("auto": /dev/shm); None = off
+    shared_chunk_bytes: int = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class TileApp:
         self.prefix = config.prefix.rstrip("/")
         self.cache = cache or make_cache(config.cache_url, config.memory_cache_bytes, config.cache_ttl_s)
         self.readers = ReaderPool(config.reader_cache_size, config.verify_checksums, config.decode_cache_bytes)
+        shared = default_shared_dir() if config.shared_chunk_dir == "auto" else config.shared_chunk_dir
+        self.chunks = RenderedChunkCache(config.rendered_chunk_bytes, shared, config.shared_chunk_bytes)
         self._limiter: anyio.CapacityLimiter | None = None
         self._inflight: dict[str, asyncio.Future[EncodedTile]] = {}  # tile key -> render task
         self._geometries: dict[tuple, DeepZoomGeometry] = {}
@@ -229,7 +235,10 @@ class TileApp:
         with self.readers.reader(self._path(spec, 1), spec.checksums[1]) as reader:
             if settings is not None:
                 settings.check_channels(len(reader.info.channel_names))
-            return render_overlay_tile(geometry, reader, transform, level, col, row, fmt, settings, quality)
+            source = f"{spec.paths[1]}|{spec.checksums[1]}"
+            return render_overlay_tile(
+                geometry, reader, transform, level, col, row, fmt, settings, quality, self.chunks, source
+            )
 
     # -- ASGI plumbing ------------------------------------------------------------------------------
 
