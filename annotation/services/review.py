@@ -6,10 +6,11 @@ Written by the ML backend's consensus pipeline (through these services only) and
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.errors import InvalidInput, InvalidTransition
@@ -57,28 +58,55 @@ def _geometry(x: float, y: float, ring) -> dict:
     return {"type": "Point", "coordinates": [float(x), float(y)]}
 
 
+def _consensus_geometry(lab: ConsensusLabel) -> tuple[str, dict, float, float, float, float, float, float]:
+    """(geom_type, geometry, min_x, min_y, max_x, max_y, cx, cy); points skip the validator (finite floats)."""
+    if lab.ring and len(lab.ring) >= 3:
+        try:
+            info = validate_geometry(_geometry(lab.x, lab.y, lab.ring))
+            return info.geom_type, info.geometry, info.min_x, info.min_y, info.max_x, info.max_y, info.cx, info.cy
+        except InvalidInput:
+            pass
+    x, y = float(lab.x), float(lab.y)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InvalidInput("Consensus position is not finite.")
+    return "Point", {"type": "Point", "coordinates": [x, y]}, x, y, x, y, x, y
+
+
+def _delete_consensus(project_id: int) -> None:
+    """Delete the project's consensus annotations in two set-based statements (no per-row collection).
+
+    Django's QuerySet.delete() would load every row to cascade to events; consensus rows rarely have
+    events, but any that exist go with them as the cascade intends.
+    """
+    ann, ev = Annotation._meta.db_table, AnnotationEvent._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {ev} WHERE annotation_id IN "  # noqa: S608 (table names from models)
+                    f"(SELECT id FROM {ann} WHERE project_id = %s AND source = %s)",
+                    [project_id, Annotation.Source.CONSENSUS.value])
+        cur.execute(f"DELETE FROM {ann} WHERE project_id = %s AND source = %s",  # noqa: S608
+                    [project_id, Annotation.Source.CONSENSUS.value])
+
+
 @transaction.atomic
 def consensus_replace(*, project_id: int, labels: list[ConsensusLabel]) -> int:
     """Replace the project's consensus annotations (one per agreed cell, confidence = posterior)."""
     classes = dict(LabelClass.objects.filter(project_id=project_id).values_list("name", "id"))
     pairs = dict(Task.objects.filter(project_id=project_id).values_list("id", "pair_id"))
-    Annotation.objects.filter(project_id=project_id, source=Annotation.Source.CONSENSUS).delete()
+    _delete_consensus(project_id)
     rows = []
+    consensus = Annotation.Source.CONSENSUS
     for lab in labels:
         if lab.class_name not in classes or lab.task_id not in pairs:
             continue
-        try:
-            info = validate_geometry(_geometry(lab.x, lab.y, lab.ring))
-        except InvalidInput:
-            info = validate_geometry(_geometry(lab.x, lab.y, None))
+        kind, geometry, x0, y0, x1, y1, cx, cy = _consensus_geometry(lab)
+        p = round(float(lab.posterior), 4)
         rows.append(Annotation(
             id=uuid.uuid4(), project_id=project_id, pair_id=pairs[lab.task_id], task_id=lab.task_id,
-            label_class_id=classes[lab.class_name], geom_type=info.geom_type, geometry=info.geometry,
-            min_x=info.min_x, min_y=info.min_y, max_x=info.max_x, max_y=info.max_y, cx=info.cx, cy=info.cy,
-            source=Annotation.Source.CONSENSUS, confidence=round(float(lab.posterior), 4),
-            weight=round(float(lab.posterior), 4), properties={"support": lab.support},
+            label_class_id=classes[lab.class_name], geom_type=kind, geometry=geometry, min_x=x0, min_y=y0,
+            max_x=x1, max_y=y1, cx=cx, cy=cy, source=consensus, confidence=p, weight=p,
+            properties={"support": lab.support},
         ))
-    Annotation.objects.bulk_create(rows, batch_size=2000)
+    Annotation.objects.bulk_create(rows, batch_size=5000)
     return len(rows)
 
 
@@ -92,7 +120,7 @@ def review_queue_replace(*, project_id: int, entries: list[QueueEntry], generati
                    reason=e.reason, reasons=list(e.reasons), competing=e.competing, generation=generation)
         for e in entries if e.task_id in pairs
     ]
-    ReviewItem.objects.bulk_create(items, batch_size=2000)
+    ReviewItem.objects.bulk_create(items, batch_size=5000)
     broadcast([project_group(project_id)], "review.changed", {"project": project_id, "open": len(items)})
     return len(items)
 
@@ -112,9 +140,9 @@ def agreement_snapshot_record(*, project_id: int, **values) -> AgreementSnapshot
 
 @transaction.atomic
 def task_priorities_record(*, priorities: dict[int, float]) -> None:
-    """Active learning: distribution serves high-priority tasks first."""
-    for task_id, priority in priorities.items():
-        Task.objects.filter(id=task_id).update(priority=round(float(priority), 6))
+    """Active learning: distribution serves high-priority tasks first (one UPDATE per 1,000 tasks)."""
+    rows = [Task(id=int(t), priority=round(float(p), 6)) for t, p in priorities.items()]
+    Task.objects.bulk_update(rows, ["priority"], batch_size=1000)
 
 
 RESOLUTIONS = ("pick", "fix", "reject", "dismiss")

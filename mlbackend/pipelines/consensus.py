@@ -26,10 +26,11 @@ from mlbackend.engine.consensus import (
     AnnotatorLabel,
     ConsensusConfig,
     ModelCell,
+    ReviewConfig,
     TaskLabels,
     build_consensus,
     consensus_agreement,
-    consensus_cells,
+    consensus_labels,
     labelling_speed,
     review_queue,
     task_disagreements,
@@ -73,7 +74,7 @@ def engine_tasks(inputs: list[TaskInputs]) -> list[TaskLabels]:
 
 def _queue_entries(result) -> list[QueueEntry]:
     out = []
-    for item in review_queue(result)[:MAX_QUEUE]:
+    for item in review_queue(result, ReviewConfig(max_items=MAX_QUEUE)):
         competing = [
             {"class": c.class_key, "source": c.source, "annotators": list(c.annotator_ids),
              "label_ids": [str(i) for i in c.label_ids], "posterior": round(float(c.posterior), 4)}
@@ -118,11 +119,12 @@ def consensus_rebuild(*, project_id: int, progress=None) -> dict:
     if progress:
         progress(0.2, f"matching labels of {len(tasks)} tasks")
     result = build_consensus(tasks, config=ConsensusConfig())
-    cells = consensus_cells(result)
+    n_cells = result.arrays.n_cells
+    cl = consensus_labels(result)
     agreed = [
-        ConsensusLabel(task_id=c.task_id, class_name=str(c.consensus_class), posterior=c.posterior, x=c.x, y=c.y,
-                       ring=c.polygon, support=len(c.annotator_ids))
-        for c in cells if c.status == "cell" and c.consensus_class is not None
+        ConsensusLabel(task_id=t, class_name=str(c), posterior=p, x=x, y=y, ring=r, support=n)
+        for t, c, p, x, y, r, n in zip(cl.task_ids, cl.class_keys, cl.posterior.tolist(), cl.x.tolist(),
+                                       cl.y.tolist(), cl.polygons, cl.support.tolist(), strict=True)
     ]
     if progress:
         progress(0.6, f"{len(agreed)} consensus cells; building the review queue")
@@ -138,12 +140,12 @@ def consensus_rebuild(*, project_id: int, progress=None) -> dict:
         pairwise = [t.pairwise_agreement for t in per_task if t.pairwise_agreement is not None]
         model_ag = [t.model_agreement for t in per_task if t.model_agreement is not None]
         agreement_snapshot_record(
-            project_id=project_id, cells=len(cells), open_reviews=queued,
+            project_id=project_id, cells=n_cells, open_reviews=queued,
             pairwise_agreement=sum(pairwise) / len(pairwise) if pairwise else None,
             model_agreement=sum(model_ag) / len(model_ag) if model_ag else None,
             mean_p_wrong=sum(t.mean_p_wrong for t in per_task) / len(per_task) if per_task else None,
         )
-    return {"tasks": len(tasks), "cells": len(cells), "consensus_labels": written, "queue": queued,
+    return {"tasks": len(tasks), "cells": n_cells, "consensus_labels": written, "queue": queued,
             "generation": generation}
 
 

@@ -85,3 +85,29 @@ def test_unlabelled_tasks_rank_by_model_uncertainty():
     assert [p.task_id for p in ranked] == ["unsure", "sure"]
     assert ranked[0].disagreement == 0.0 and ranked[0].priority == 0.5 * ranked[0].uncertainty
     assert review_queue(result) == ()
+
+
+def test_model_evidence_adds_to_the_annotator_posterior_and_learns_the_model():
+    from mlbackend.engine.consensus import ReviewConfig, model_evidence
+
+    pool = (SimAnnotator("g1", make_confusion(0.9, 3), 0.9), SimAnnotator("g2", make_confusion(0.8, 3), 0.85),
+            SimAnnotator("p", make_confusion(0.4, 3), 0.8))
+    sim = simulate_slide(3000, pool, k_per_task=3, seed=606)
+    result = build_consensus(sim.tasks)
+    truth = cluster_truth(result, sim)
+    errors = (result.arrays.state != truth) & (result.arrays.state >= 0)
+
+    def share(config):
+        order = review_order(result, config)
+        return errors[order[: len(order) // 10]].sum() / errors.sum()
+
+    assert share(ReviewConfig()) > share(ReviewConfig(use_model=False)) + 0.05
+    ev = model_evidence(result, n_bins=2)
+    k = len(result.arrays.classes)
+    # Confident detections (bin 1) of class c are most likely under true state c; "not detected" under no cell.
+    for c in range(k):
+        assert np.argmax(ev.likelihood[:, k + c]) == c
+    assert np.argmax(ev.likelihood[:, 2 * k]) == k
+    labelled = result.arrays.state >= 0
+    assert np.all((ev.p_error >= 0) & (ev.p_error <= 1)) and np.all(ev.p_error[~labelled] == 0)
+    assert np.allclose(ev.posterior.sum(axis=1), 1.0)

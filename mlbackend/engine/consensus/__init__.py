@@ -10,12 +10,13 @@ Typical use::
 """
 
 from mlbackend.engine.consensus.build import ConsensusArrays, ConsensusResult, build_consensus
-from mlbackend.engine.consensus.cells import consensus_cells
+from mlbackend.engine.consensus.cells import ConsensusLabels, consensus_cells, consensus_labels
 from mlbackend.engine.consensus.disagreement import (
     cell_disagreements,
     disagreement_arrays,
     task_disagreements,
 )
+from mlbackend.engine.consensus.model_evidence import ModelEvidence, model_evidence
 from mlbackend.engine.consensus.priority import PriorityWeights, TaskPriority, task_priorities
 from mlbackend.engine.consensus.quality import (
     ConsensusAgreement,
@@ -42,9 +43,9 @@ from mlbackend.engine.consensus.types import (
 
 __all__ = [
     "AnnotatorLabel", "AnnotatorReliability", "CellDisagreement", "CompetingLabel", "ConsensusAgreement",
-    "ConsensusArrays", "ConsensusCell", "ConsensusConfig", "ConsensusResult", "GoldCell", "GoldScore",
-    "LabellingSpeed", "ModelCell", "PriorityWeights", "ReviewConfig", "ReviewItem", "TaskDisagreement",
+    "ConsensusArrays", "ConsensusCell", "ConsensusLabels", "ConsensusConfig", "ConsensusResult", "GoldCell", "GoldScore",
+    "LabellingSpeed", "ModelCell", "ModelEvidence", "PriorityWeights", "ReviewConfig", "ReviewItem", "TaskDisagreement",
     "TaskLabels", "TaskPriority", "build_consensus", "cell_disagreements", "consensus_agreement",
-    "consensus_cells", "disagreement_arrays", "gold_scores", "labelling_speed", "review_order",
+    "consensus_cells", "consensus_labels", "disagreement_arrays", "gold_scores", "labelling_speed", "model_evidence", "review_order",
     "review_queue", "review_scores", "task_disagreements", "task_priorities",
 ]

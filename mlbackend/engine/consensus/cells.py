@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mlbackend.engine.consensus.build import ConsensusArrays, ConsensusResult
@@ -60,3 +62,29 @@ def consensus_cells(result: ConsensusResult) -> tuple[ConsensusCell, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class ConsensusLabels:
+    """Agreed cells only (status 'cell'), as parallel arrays/lists: what the platform stores."""
+
+    index: np.ndarray
+    task_ids: list
+    class_keys: list
+    posterior: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    polygons: list
+    support: np.ndarray
+
+
+def consensus_labels(result: ConsensusResult) -> ConsensusLabels:
+    """Consensus class, posterior, position, polygon and support (labels in the cluster) per agreed cell."""
+    ar = result.arrays
+    idx = np.flatnonzero((ar.state >= 0) & (ar.state != ar.no_cell))
+    keys = ar.classes
+    support = np.bincount(ar.label_cell, minlength=ar.n_cells)[idx]
+    return ConsensusLabels(
+        index=idx, task_ids=[ar.task_ids[t] for t in ar.cell_task[idx].tolist()],
+        class_keys=[keys[s] for s in ar.state[idx].tolist()],
+        posterior=ar.posterior[idx, ar.state[idx]] if len(idx) else np.zeros(0),
+        x=ar.cell_x[idx], y=ar.cell_y[idx], polygons=[ar.cell_polygon[i] for i in idx.tolist()], support=support,
+    )

@@ -1,10 +1,15 @@
 """Review queue ordered by the expected value of a review.
 
-score = cells_affected * P(current best label is wrong)
-        + model_bonus * model_conflict            (model vs consensus, weighted by model confidence)
-        + uncertainty_weight * model_entropy      (normalised entropy of the model's probabilities)
-A cluster is one cell, so cells_affected = 1. Unlabelled clusters (sparse task, model only) are
-not review items: nobody claimed anything there (they feed active learning instead).
+value(item) = impact * P(the current consensus state is wrong | annotators and model)
+              + uncertainty_weight * model_entropy                      (optional, default 0)
+
+P(error) comes from model_evidence: the Dawid-Skene posterior (which already weighs how many
+annotators saw the cell, how reliable each is, and which classes they gave; a missing label in an
+exhaustive task counts as a vote for "no cell") multiplied by the model's likelihood of what it
+output there (class and confidence bin, or "not detected"), with the model's confusion table fitted
+by EM against the annotators. A review fixes at most one cell, so impact = 1 for every item: the
+queue is ordered by the probability that the review changes the label. Unlabelled clusters (sparse
+task, model only) are not review items: nobody claimed anything there (they feed active learning).
 """
 
 from __future__ import annotations
@@ -17,28 +22,49 @@ from mlbackend.engine.consensus.build import ConsensusResult
 from mlbackend.engine.consensus.cells import group_rows
 from mlbackend.engine.consensus.disagreement import DisagreementArrays, disagreement_arrays
 from mlbackend.engine.consensus.gc_pause import bulk_objects
+from mlbackend.engine.consensus.model_evidence import model_evidence
 from mlbackend.engine.consensus.types import CompetingLabel, ReviewItem
 
 
 @dataclass(frozen=True)
 class ReviewConfig:
-    """Weights of the review score and the cut-offs of the queue."""
+    """Score settings and the cut-offs of the queue.
 
-    model_bonus: float = 0.5
-    uncertainty_weight: float = 0.1
+    use_model: fuse the model's output into P(error) (False: annotator posterior only).
+    model_bins / model_pseudo / model_agree_pseudo / model_rounds: confidence bins, Dirichlet prior
+    and EM rounds of the model's likelihood table (chosen on development seeds 11/77/79, not the benchmark seeds).
+    """
+
+    use_model: bool = True
+    model_bins: int = 8
+    model_pseudo: float = 0.5
+    model_agree_pseudo: float = 8.0
+    model_rounds: int = 10
+    impact: float = 1.0
+    uncertainty_weight: float = 0.0
     min_score: float = 0.05
     max_items: int | None = None
     low_confidence: float = 0.2
 
 
+def _p_error(result: ConsensusResult, cfg: ReviewConfig, d: DisagreementArrays) -> np.ndarray:
+    if not cfg.use_model:
+        return d.p_wrong
+    return model_evidence(result, n_bins=cfg.model_bins, pseudo=cfg.model_pseudo,
+                          agree_pseudo=cfg.model_agree_pseudo, rounds=cfg.model_rounds).p_error
+
+
+def _scores(result: ConsensusResult, cfg: ReviewConfig, d: DisagreementArrays) -> tuple[np.ndarray, np.ndarray]:
+    p_error = _p_error(result, cfg, d)
+    score = cfg.impact * p_error + cfg.uncertainty_weight * np.nan_to_num(d.model_entropy, nan=0.0)
+    return np.where(d.labelled, score, 0.0), p_error
+
+
 def review_scores(result: ConsensusResult, config: ReviewConfig | None = None,
                   d: DisagreementArrays | None = None) -> np.ndarray:
-    """Review score per cluster (0 for unlabelled clusters)."""
+    """Expected value of reviewing each cluster (0 for unlabelled clusters)."""
     cfg = config or ReviewConfig()
-    d = d if d is not None else disagreement_arrays(result)
-    score = d.p_wrong + cfg.model_bonus * d.model_conflict
-    score = score + cfg.uncertainty_weight * np.nan_to_num(d.model_entropy, nan=0.0)
-    return np.where(d.labelled, score, 0.0)
+    return _scores(result, cfg, d if d is not None else disagreement_arrays(result))[0]
 
 
 def review_order(result: ConsensusResult, config: ReviewConfig | None = None) -> np.ndarray:
@@ -52,17 +78,20 @@ _HUMAN = ("class_conflict", "extra", "missing")
 _MODEL = ("model_mismatch", "model_only", "model_missed", "model_uncertain")
 
 
-def _reason_codes(d: DisagreementArrays, cfg: ReviewConfig) -> np.ndarray:
-    """Bit mask per cluster: bits 0-2 human reasons, 3-6 model reasons, 7 model first, 8 low confidence."""
+def _reason_codes(d: DisagreementArrays, cfg: ReviewConfig, p_error: np.ndarray) -> np.ndarray:
+    """Bit mask per cluster: bits 0-2 human reasons, 3-6 model reasons, 7 model first, 8 low confidence.
+
+    "Model first" when the model's evidence added more to P(error) than the annotators' own doubt.
+    """
     extra = d.extra
     flags = [d.n_label_classes > 1, extra, ~extra & (d.n_missing > 0) & (d.n_labels > 0),
              d.model_mismatch, d.model_only, d.model_missed, np.nan_to_num(d.model_entropy, nan=0.0) > 0.5,
-             cfg.model_bonus * d.model_conflict > d.p_wrong]
+             p_error - d.p_wrong > d.p_wrong]
     code = np.zeros(len(extra), dtype=np.int64)
     for bit, flag in enumerate(flags):
         code |= flag.astype(np.int64) << bit
     human = (code & 0b111) > 0
-    low = (code & 0b1111111 == 0) | ((d.p_wrong > cfg.low_confidence) & ~human)
+    low = (code & 0b1111111 == 0) | ((p_error > cfg.low_confidence) & ~human)
     return code | (low.astype(np.int64) << 8)
 
 
@@ -95,13 +124,13 @@ def review_queue(result: ConsensusResult, config: ReviewConfig | None = None) ->
     """Review items with score >= min_score, best first, each with reason codes and competing labels."""
     cfg = config or ReviewConfig()
     ar, d = result.arrays, disagreement_arrays(result)
-    scores = review_scores(result, cfg, d)
+    scores, p_error = _scores(result, cfg, d)
     idx = np.flatnonzero(d.labelled & (scores >= cfg.min_score))
     idx = idx[np.lexsort((idx, -scores[idx]))]
     if cfg.max_items is not None:
         idx = idx[: cfg.max_items]
     v = _Lists(result)
-    codes = _reason_codes(d, cfg)[idx].tolist()
+    codes = _reason_codes(d, cfg, p_error)[idx].tolist()
     reason_cache: dict[int, tuple[str, ...]] = {}
     l_order, l_start = group_rows(ar.label_cell, ar.n_cells)
     m_order, m_start = group_rows(ar.miss_cell, ar.n_cells)
