@@ -95,9 +95,18 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     # Under ASGI every request runs its sync part in a thread of its own, so persistent per-thread
-    # connections pile up ("too many clients" at 100 annotators): close them at the end of each request.
+    # connections pile up ("too many clients" at 100 annotators): each request takes a connection from a
+    # per-process pool (psycopg_pool) and gives it back at its end, instead of connecting every time.
+    # DB_POOL=0 falls back to a new connection per request (DB_CONN_MAX_AGE=0).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool("DB_POOL", default=True):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool requires it
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN", default=2),
+            "max_size": env.int("DB_POOL_MAX", default=16),  # per process: keep workers x max < max_connections
+            "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
+        }
 else:
     DATABASES = {
         "default": {
