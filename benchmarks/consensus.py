@@ -143,7 +143,7 @@ def run_trio(cells, prior, n_cells: int, seed: int = SEED) -> dict:
     top_no_model, _ = queue_recall(result, acc["truth"], ReviewConfig(use_model=False))
     errors = int(((result.arrays.state != acc["truth"]) & (result.arrays.state >= 0)).sum())
     oracle = min(1.0, (acc["n_clusters"] // 10) / max(errors, 1))
-    return {"acc": acc, "rebuild_s": rebuild, "rebuild_cpu_s": rebuild_cpu, "build_s": t_build, "oracle": oracle, "n_cells_out": len(cells_out.index),
+    return {"result": result, "acc": acc, "rebuild_s": rebuild, "rebuild_cpu_s": rebuild_cpu, "build_s": t_build, "oracle": oracle, "n_cells_out": len(cells_out.index),
             "full_queue_s": full_queue_s,
             "n_queue": len(queue), "top10": top, "random10": rand, "top10_no_model": top_no_model,
             "iterations": result.fit.iterations, "n_labels": int(len(result.arrays.label_cell))}
@@ -226,6 +226,80 @@ def queue_robustness(source: str, n_cells: int, seeds: tuple[int, ...], first: d
     return out
 
 
+BENCH_DB = "laypath_bench_consensus"
+
+
+def platform_writes(result, repeats: int = 2) -> dict:
+    """Time the pipeline's database writes for `result` in a scratch PostgreSQL database (dropped after).
+
+    Same calls as mlbackend.pipelines.consensus.consensus_rebuild's write block: consensus_replace
+    (one annotation per agreed cell), review_queue_replace (top MAX_QUEUE items), task_priorities_record,
+    agreement snapshot. Run `repeats` times: from the second on, the previous rows are replaced.
+    """
+    import os
+
+    import psycopg
+
+    os.environ.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}", DEBUG="1", DB_POOL="0")
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone() is None:
+            admin.execute(f"CREATE DATABASE {BENCH_DB}")
+    from dataclasses import replace
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections, transaction
+
+    from annotation.models import LabelClass, Project, Slide, SlidePair, Task
+    from annotation.services.review import (
+        ConsensusLabel,
+        agreement_snapshot_record,
+        consensus_replace,
+        review_queue_replace,
+        task_priorities_record,
+    )
+    from mlbackend.pipelines.consensus import _queue_entries
+
+    try:
+        call_command("migrate", verbosity=0)
+        project = Project.objects.create(name="bench-consensus")
+        for i, key in enumerate(result.arrays.classes):
+            LabelClass.objects.create(project=project, name=str(key), order=i)
+        he = Slide.objects.create(project=project, name="he", file_path="bench/he.svs")
+        pair = SlidePair.objects.create(project=project, name="pair", anatomical=he)
+        box = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+        rows = Task.objects.bulk_create([Task(project=project, pair=pair, region=box, min_x=0, min_y=0, max_x=1, max_y=1)
+                                         for _ in result.arrays.task_ids])
+        tid = {key: row.id for key, row in zip(result.arrays.task_ids, rows, strict=True)}
+        times, cpu = [], []
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            cl = consensus_labels(result)
+            labels = [ConsensusLabel(task_id=tid[t], class_name=str(c), posterior=p, x=x, y=y, ring=r, support=n)
+                      for t, c, p, x, y, r, n in zip(cl.task_ids, cl.class_keys, cl.posterior.tolist(), cl.x.tolist(),
+                                                     cl.y.tolist(), cl.polygons, cl.support.tolist(), strict=True)]
+            entries = [replace(e, task_id=tid[e.task_id]) for e in _queue_entries(result)]
+            prios = {tid[p.task_id]: p.priority for p in task_priorities(result)}
+            with transaction.atomic():
+                written = consensus_replace(project_id=project.id, labels=labels)
+                queued = review_queue_replace(project_id=project.id, entries=entries, generation=1)
+                task_priorities_record(priorities=prios)
+                agreement_snapshot_record(project_id=project.id, cells=result.arrays.n_cells, open_reviews=queued)
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            log(f"platform writes: {written} consensus rows, {queued} queue items: {times[-1]:.1f}s wall")
+        return {"platform_write_s": [round(t, 2) for t in times], "platform_write_cpu_s": [round(c, 2) for c in cpu],
+                "platform_consensus_rows": written, "platform_queue_rows": queued}
+    finally:
+        connections.close_all()
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
@@ -233,6 +307,8 @@ def main() -> None:
     ap.add_argument("--cells", choices=("auto", "scene", "grid"), default="auto")
     ap.add_argument("--seeds", default=",".join(map(str, REPORT_SEEDS)),
                     help="report seeds for the queue robustness table (the first also drives the main run)")
+    ap.add_argument("--platform", action="store_true",
+                    help=f"also time the platform's database writes of the trio rebuild (scratch DB {BENCH_DB})")
     args = ap.parse_args()
     seeds = tuple(int(v) for v in args.seeds.split(","))
     n_trio = 10_000 if args.small else 100_000
@@ -241,6 +317,7 @@ def main() -> None:
     cells, prior, source = get_cells(args.cells, n_trio, seeds[0])
     sub = tuple(a[:n_other] for a in cells)
     t = run_trio(cells, prior, n_trio, seeds[0])
+    plat = platform_writes(t.pop("result")) if args.platform else {}
     log(f"trio: ds {t['acc']['ds']:.4f} mv {t['acc']['mv']:.4f} rebuild {t['rebuild_s']:.1f}s")
     s = run_sparse(sub, prior, n_other, seeds[0])
     log(f"sparse: ds {s['acc']['ds']:.4f} mv {s['acc']['mv']:.4f}")
@@ -268,7 +345,7 @@ def main() -> None:
         "pool_est_reliability": p["est"], "pool_ds_accuracy": round(p["acc"]["ds"], 4),
         "pool_mv_accuracy": round(p["acc"]["mv"], 4), "n_cells_sparse_pool": n_other,
         "pool_errors_in_top10pct": round(p["top10"], 4), "full_queue_s": round(t["full_queue_s"], 2),
-        "stored_queue_items": MAX_QUEUE, **robust,
+        "stored_queue_items": MAX_QUEUE, **robust, **plat,
     }
     if args.json:
         print(json.dumps(out))
