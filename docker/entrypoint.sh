@@ -22,8 +22,11 @@ case "$role" in
     require_secret
     if [ "${MIGRATE_ON_START:-0}" = "1" ] && [ "${LAYPATH_DRY_RUN:-0}" != "1" ]; then "$PY" manage.py migrate --noinput; fi
     if [ "${LAYPATH_DRY_RUN:-0}" != "1" ]; then "$PY" manage.py collectstatic --noinput >/dev/null; fi
+    # keep idle connections longer than nginx's upstream keepalive (60 s): uvicorn's default 5 s races
+    # reuse of the connection, and a POST that hits the closing connection is not retried (502)
     run "$PY" -m uvicorn config.asgi:application --host 0.0.0.0 --port "${PORT:-8000}" \
-      --workers "${WEB_WORKERS:-2}" --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" "$@" ;;
+      --workers "${WEB_WORKERS:-2}" --timeout-keep-alive "${KEEP_ALIVE_S:-75}" \
+      --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" "$@" ;;
   worker)
     require_secret
     run "$PY" -m celery -A config worker -Q "${WORKER_QUEUES:-default}" --concurrency "${WORKER_CONCURRENCY:-2}" \
