@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import orjson
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.request import RawPostDataException
 from drf_spectacular.utils import extend_schema
@@ -27,6 +29,22 @@ from annotation.services.exchange import (
     mask_png,
     task_mask,
 )
+from annotation.services.export_sql import as_async, geojson_chunks
+
+
+def _streamed(request: Request, chunks, content_type: str, filename: str) -> StreamingHttpResponse:
+    """Under ASGI the chunks are pulled one by one from the sync thread (Django would list a sync iterator first)."""
+    content = as_async(iter(chunks)) if isinstance(request._request, ASGIRequest) else chunks
+    response = StreamingHttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _geojson(vis, **filters):
+    """Feature text built by PostgreSQL in large chunks; the portable Python encoder elsewhere."""
+    if connection.vendor == "postgresql":
+        return geojson_chunks(visibility=vis, **filters)
+    return stream_feature_collection(export_records(visibility=vis, **filters))
 
 
 def _sources(request: Request) -> list[str] | None:
@@ -43,10 +61,8 @@ class PairGeoJSONExportView(APIView):
         task_id = int_param(request.query_params, "task")
         export_audit(actor=request.user, project_id=pair.project_id, fmt="geojson", target=f"pair:{pair.id}",
                      detail={"task": task_id, "source": _sources(request)})
-        records = export_records(visibility=vis, pair_id=pair.id, task_id=task_id, sources=_sources(request))
-        response = StreamingHttpResponse(stream_feature_collection(records), content_type="application/geo+json")
-        response["Content-Disposition"] = f'attachment; filename="laypath-pair{pair.id}.geojson"'
-        return response
+        chunks = _geojson(vis, pair_id=pair.id, task_id=task_id, sources=_sources(request))
+        return _streamed(request, chunks, "application/geo+json", f"laypath-pair{pair.id}.geojson")
 
 
 class PairCsvExportView(APIView):
@@ -57,9 +73,7 @@ class PairCsvExportView(APIView):
         vis = visibility_for(user=request.user, access=access)
         export_audit(actor=request.user, project_id=pair.project_id, fmt="csv", target=f"pair:{pair.id}")
         records = export_records(visibility=vis, pair_id=pair.id, sources=_sources(request))
-        response = StreamingHttpResponse(stream_point_csv(records), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="laypath-pair{pair.id}-points.csv"'
-        return response
+        return _streamed(request, stream_point_csv(records), "text/csv; charset=utf-8", f"laypath-pair{pair.id}-points.csv")
 
 
 class ProjectCocoExportView(APIView):
@@ -127,10 +141,8 @@ class ProjectGeoJSONExportView(APIView):
         access: Access = project_access(user=request.user, project_id=project_id)
         vis = visibility_for(user=request.user, access=access)
         export_audit(actor=request.user, project_id=project_id, fmt="geojson", target=f"project:{project_id}")
-        records = export_records(visibility=vis, sources=_sources(request))
-        response = StreamingHttpResponse(stream_feature_collection(records), content_type="application/geo+json")
-        response["Content-Disposition"] = f'attachment; filename="laypath-project{project_id}.geojson"'
-        return response
+        chunks = _geojson(vis, sources=_sources(request))
+        return _streamed(request, chunks, "application/geo+json", f"laypath-project{project_id}.geojson")
 
 
 class ProjectCsvExportView(APIView):
@@ -140,7 +152,5 @@ class ProjectCsvExportView(APIView):
         access: Access = project_access(user=request.user, project_id=project_id)
         vis = visibility_for(user=request.user, access=access)
         export_audit(actor=request.user, project_id=project_id, fmt="csv", target=f"project:{project_id}")
-        response = StreamingHttpResponse(stream_point_csv(export_records(visibility=vis, sources=_sources(request))),
-                                         content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="laypath-project{project_id}-points.csv"'
-        return response
+        records = export_records(visibility=vis, sources=_sources(request))
+        return _streamed(request, stream_point_csv(records), "text/csv; charset=utf-8", f"laypath-project{project_id}-points.csv")

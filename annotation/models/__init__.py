@@ -1,4 +1,4 @@
-from annotation.models.annotations import Annotation, AnnotationEvent, BulkRequest
+from annotation.models.annotations import Annotation, AnnotationEvent, BulkRequest, DensityCell
 from annotation.models.jobs import AuditEvent, Job, WorkerHeartbeat
 from annotation.models.projects import LabelClass, Membership, Project, Role
 from annotation.models.review import AgreementSnapshot, AnnotatorQuality, GoldResult, ReviewItem
@@ -15,6 +15,7 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "BulkRequest",
+    "DensityCell",
     "Job",
     "LabelClass",
     "Membership",

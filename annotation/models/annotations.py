@@ -31,9 +31,10 @@ class Annotation(models.Model):
         POLYGON = "Polygon"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, help_text="Client-generated UUID")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
-    pair = models.ForeignKey(SlidePair, on_delete=models.CASCADE, related_name="annotations")
-    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations")
+    # no single-column indexes: ann_project_updated, ann_pair_* and ann_task_author lead with these columns
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    pair = models.ForeignKey(SlidePair, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations", db_index=False)
     label_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     geom_type = models.CharField(max_length=8, choices=GeomType.choices)
     geometry = models.JSONField()
@@ -80,7 +81,7 @@ class AnnotationEvent(models.Model):
         REJECT = "reject"
         REVIEW = "review"
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="events")
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="events", db_index=False)  # see Meta
     action = models.CharField(max_length=16, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     model_version_id = models.BigIntegerField(null=True, blank=True)
@@ -105,3 +106,26 @@ class BulkRequest(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="bulkrequest_unique_key")]
         indexes = [models.Index(fields=["created_at"])]
+
+
+class DensityCell(models.Model):
+    """Live annotations per (pair, 1024-px grid cell, class, source, author), kept by PostgreSQL triggers on
+    annotation_annotation (migration 0007), so a zoomed-out overview reads a few thousand cells, not every row.
+    0 stands for no class / no author. Written only by the triggers; no foreign keys, so cascades stay simple."""
+
+    SIZE = 1024  # level-0 px per grid cell; must match the triggers (migration 0007)
+
+    pair_id = models.BigIntegerField()
+    gx = models.IntegerField()
+    gy = models.IntegerField()
+    class_key = models.BigIntegerField()
+    source = models.CharField(max_length=16)
+    author_key = models.BigIntegerField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pair_id", "gx", "gy", "class_key", "source", "author_key"], name="densitycell_key"
+            )
+        ]

@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.errors import (
@@ -37,7 +37,7 @@ from annotation.models import (
 )
 from annotation.selectors.annotations import Visibility, visibility_for
 from annotation.selectors.projects import Access, user_role
-from annotation.services.annotations_copy import NewEvent, insert_annotations
+from annotation.services.annotations_copy import NewEvent, NewRow, insert_annotations
 
 logger = logging.getLogger(__name__)
 MAX_BULK_ITEMS = 1000
@@ -47,6 +47,7 @@ OPS = ("upsert", "delete", "accept", "reject", "restore")
 MUTABLE = ("label_class_id", "geometry", "geom_type", "min_x", "min_y", "max_x", "max_y", "cx", "cy", "source",
            "status", "properties", "task_id", "confidence", "is_deleted", "version", "updated_at")
 Source, Status = Annotation.Source, Annotation.Status
+SOURCES = frozenset(Source.values)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def _new_source(access: Access, item: BulkItem) -> str:
     if access.role == Role.REVIEWER.value:
         return Source.REVIEW
     source = item.source or Source.HUMAN
-    if source not in Source.values:
+    if source not in SOURCES:
         raise InvalidInput(f"source must be one of {', '.join(Source.values)}.")
     return source
 
@@ -245,7 +246,7 @@ def _is_replay(ctx: _Ctx, row: Annotation, item: BulkItem, pair: SlidePair) -> b
     return _content(trial) == _content(row)
 
 
-def _create(ctx: _Ctx, access: Access, item: BulkItem, pair: SlidePair) -> Annotation:
+def _create(ctx: _Ctx, access: Access, item: BulkItem, pair: SlidePair) -> NewRow:
     if item.op != "upsert":
         raise NotFound("Annotation not found.", extra={"id": str(item.id)})
     if item.version:
@@ -253,9 +254,7 @@ def _create(ctx: _Ctx, access: Access, item: BulkItem, pair: SlidePair) -> Annot
     if "geometry" not in item.fields:
         raise InvalidInput("A new annotation needs a geometry.", code="invalid_geometry")
     source = _new_source(access, item)
-    row = Annotation(
-        id=item.id, project_id=pair.project_id, pair_id=pair.id, author=ctx.actor, source=source, version=1, properties={},
-    )
+    row = NewRow(id=item.id, project_id=pair.project_id, pair_id=pair.id, author_id=ctx.actor.id, source=source, properties={})
     _mutate(ctx, row, item, pair)
     row.status = Status.PROPOSED if source == Source.MODEL else Status.NONE
     return row
@@ -278,10 +277,19 @@ def _check_items(items: list[BulkItem]) -> None:
             raise InvalidInput(f"op must be one of {', '.join(OPS)}.")
 
 
+def _locked_rows(ids: list[uuid.UUID]) -> list[Annotation]:
+    """The existing rows among `ids`, locked in id order (one array parameter on PostgreSQL: compiling an
+    IN list of 1,000 placeholders costs more than the query)."""
+    if connection.vendor == "postgresql":
+        sql = f"SELECT * FROM {Annotation._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+        return list(Annotation.objects.raw(sql, [ids]))
+    return list(Annotation.objects.select_for_update().filter(id__in=ids).order_by("id"))
+
+
 @transaction.atomic
 def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID | None) -> dict:
     ctx = _Ctx(actor=actor)
-    rows = {r.id: r for r in Annotation.objects.select_for_update().filter(id__in=[i.id for i in items]).order_by("id")}
+    rows = {r.id: r for r in _locked_rows([i.id for i in items])}
     results, conflicts, creates, updates, events = [], [], [], [], []
     now = timezone.now()
     for index, item in enumerate(items):
@@ -295,8 +303,9 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
             row = _create(ctx, access, item, pair)
             _check_in_task(ctx, access, row)
             creates.append(row)
-            events.append(NewEvent(row.id, AnnotationEvent.Action.CREATE, actor.id, 1, None, _content(row)))
-            results.append({"id": str(row.id), "op": item.op, "result": "created", "version": row.version, "annotation": annotation_to_dict(row)})
+            after = _content(row)
+            events.append(NewEvent(row.id, AnnotationEvent.Action.CREATE, actor.id, 1, None, after))
+            results.append({"id": after["id"], "op": item.op, "result": "created", "version": 1, "annotation": {**after, "version": 1}})
             continue
         if _is_replay(ctx, row, item, pair):
             results.append({"id": str(row.id), "op": item.op, "result": "unchanged", "version": row.version, "annotation": annotation_to_dict(row)})
@@ -311,8 +320,10 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         row.version += 1
         row.updated_at = now
         updates.append(row)
-        events.append(NewEvent(row.id, ACTION[item.op], actor.id, row.version, before, _content(row)))
-        results.append({"id": str(row.id), "op": item.op, "result": RESULT[item.op], "version": row.version, "annotation": annotation_to_dict(row)})
+        after = _content(row)
+        events.append(NewEvent(row.id, ACTION[item.op], actor.id, row.version, before, after))
+        results.append({"id": after["id"], "op": item.op, "result": RESULT[item.op], "version": row.version,
+                        "annotation": {**after, "version": row.version}})
     if conflicts:
         raise VersionConflict(
             f"{len(conflicts)} annotation(s) changed since you loaded them; nothing was saved.",

@@ -31,17 +31,39 @@ class NewEvent:
     model_version_id: int | None = None
 
 
+class NewRow:
+    """A new annotation as plain attributes (a model instance costs several times more to build); the bulk
+    service fills it like an Annotation and `insert_annotations` writes it."""
+
+    __slots__ = ANNOTATION_COLUMNS
+
+    def __init__(self, **values):
+        for column in ANNOTATION_COLUMNS:
+            setattr(self, column, values.get(column, _DEFAULTS.get(column)))
+
+    def to_model(self) -> Annotation:
+        return Annotation(**{c: getattr(self, c) for c in ANNOTATION_COLUMNS})
+
+
+_DEFAULTS = {"status": Annotation.Status.NONE.value, "weight": 1.0, "version": 1, "is_deleted": False}
+
+
 def _text(value) -> str:
-    """One COPY text-format field."""
+    """One COPY text-format field (JSON text never holds a raw tab or newline, only backslashes to double)."""
+    kind = type(value)
     if value is None:
         return "\\N"
-    if isinstance(value, bool):
+    if kind is bool:
         return "t" if value else "f"
-    if isinstance(value, dict | list):
-        value = orjson.dumps(value).decode()
-    else:
-        value = str(value)
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if kind is int or kind is float:
+        return str(value)
+    if kind is dict or kind is list:
+        text = orjson.dumps(value).decode()
+        return text.replace("\\", "\\\\") if "\\" in text else text
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
 
 
 def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -51,10 +73,10 @@ def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
             copy.write(body.encode())
 
 
-def insert_annotations(rows: list[Annotation], events: list[NewEvent]) -> None:
+def insert_annotations(rows: list[Annotation | NewRow], events: list[NewEvent]) -> None:
     """Insert new annotations and events: COPY on PostgreSQL, bulk_create on other databases."""
     if connection.vendor != "postgresql":
-        Annotation.objects.bulk_create(rows)
+        Annotation.objects.bulk_create([r.to_model() if isinstance(r, NewRow) else r for r in rows])
         AnnotationEvent.objects.bulk_create(
             [AnnotationEvent(annotation_id=e.annotation_id, action=e.action, actor_id=e.actor_id, version=e.version,
                              before=e.before, after=e.after, model_version_id=e.model_version_id) for e in events]
