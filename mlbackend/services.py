@@ -181,14 +181,15 @@ def retrain_check_run() -> dict:
 
 
 def consensus_check_run() -> dict:
-    """For every project whose human labels changed since its last consensus: queue a rebuild."""
+    """For every project whose human labels or model predictions changed since its last consensus: queue a rebuild."""
     from annotation.models import AgreementSnapshot, Annotation
     from mlbackend.pipelines.consensus import consensus_enqueue
 
     queued = []
     for project_id in Project.objects.values_list("id", flat=True):
         last = AgreementSnapshot.objects.filter(project_id=project_id).order_by("-at").values_list("at", flat=True).first()
-        changed = Annotation.objects.filter(project_id=project_id, source=Annotation.Source.HUMAN)
+        changed = Annotation.objects.filter(project_id=project_id,
+                                            source__in=[Annotation.Source.HUMAN, Annotation.Source.MODEL])
         if last is not None:
             changed = changed.filter(updated_at__gt=last)
         if changed.exists():
