@@ -111,3 +111,16 @@ def test_model_evidence_adds_to_the_annotator_posterior_and_learns_the_model():
     labelled = result.arrays.state >= 0
     assert np.all((ev.p_error >= 0) & (ev.p_error <= 1)) and np.all(ev.p_error[~labelled] == 0)
     assert np.allclose(ev.posterior.sum(axis=1), 1.0)
+
+
+def test_consensus_labels_match_the_cell_records():
+    from mlbackend.engine.consensus import consensus_cells, consensus_labels
+
+    result = build_consensus([_conflict_task()])
+    cells = [c for c in consensus_cells(result) if c.status == "cell"]
+    labels = consensus_labels(result)
+    assert labels.index.tolist() == [c.index for c in cells]
+    assert labels.class_keys == [c.consensus_class for c in cells]
+    assert np.allclose(labels.posterior, [c.posterior for c in cells])
+    assert labels.support.tolist() == [len(c.annotator_ids) for c in cells]
+    assert labels.task_ids == [c.task_id for c in cells]
