@@ -149,7 +149,7 @@ def test_huge_pair_reads_only_low_levels_and_bounded_blocks():
     he = _HugeLazySlide(he_small, side, ("R", "G", "B"))
     ifs = _HugeLazySlide(if_small, side, ("DAPI", "CD3", "AF"))
     bound = 1024 * 1024
-    cfg = RegistrationConfig(max_blocks=24, fine_mpp=(32.0,), max_read_px=bound, coarse_max_px=512)
+    cfg = RegistrationConfig(max_blocks=24, fine_mpp=(), target_error_um=9.6, max_read_px=bound, coarse_max_px=512)
     result = register_pair(he, ifs, config=cfg)
     for reads in (he.reads, ifs.reads):
         assert reads and max(w * h for _, _, _, w, h in reads) <= bound

@@ -165,7 +165,9 @@ def _block_px(hv: SlideView, mpp: float, cfg: RegistrationConfig) -> int:
 
 
 def _pass_mpps(hv: SlideView, coarse_mpp: float, cfg: RegistrationConfig) -> list[float]:
-    finest = max(hv.mpp, min(min(cfg.fine_mpp), coarse_mpp))
+    """Pixel sizes of the non-rigid passes: the final one chosen by the accuracy needed, never below level 0."""
+    needed = cfg.target_error_um / cfg.subpixel_px  # coarsest pixel size whose sub-pixel fit reaches the target
+    finest = max(hv.mpp, min(needed, coarse_mpp))
     passes = [max(m, hv.mpp) for m in sorted(cfg.fine_mpp, reverse=True) if finest < m < 0.75 * coarse_mpp]
     return passes + [finest]
 
@@ -185,6 +187,8 @@ def _fine_passes(hv: SlideView, iv: SlideView, t: SlideTransform, overlap: np.nd
         if i == len(mpps) - 1:  # the final pass must sample the deformation densely enough on big sections
             area_um2 = float(overlap.sum()) * th.mpp**2
             n_max = int(np.clip(area_um2 / cfg.block_spacing_um**2, cfg.max_blocks, cfg.max_blocks_final))
+            if n_max > cfg.max_blocks:  # many small blocks: a finer field at the same reading cost
+                block = min(block, cfg.final_block_px)
         centres = sample_centres(overlap, float(th.s_he[0, 0]), block * ds_he, n_max)
         m = match_blocks(hv, iv, t, centres, mpp, block, nuc, af, cfg.max_read_px)
         tol = (3.0 if i == 0 else 2.0) * ds_he

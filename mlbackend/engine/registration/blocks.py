@@ -13,6 +13,7 @@ from .preprocess import he_nuclear, if_nuclear
 from .slides import SlideView, read_block
 
 PEAK_SIGMA_PX = 1.0  # width of the (Gaussian-weighted) correlation peak, for sub-pixel fitting
+BATCH = 128  # blocks correlated per FFT call
 
 
 @dataclass(frozen=True)
@@ -51,34 +52,59 @@ def _prep(a: np.ndarray) -> np.ndarray:
     k = max(3, a.shape[0] // 5) | 1
     hp = a - cv2.blur(cv2.blur(a, (k, k)), (k, k))  # cheap band-pass: remove the slowly varying stain
     hp = hp / (hp.std() + 1e-6)
-    return hp * cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
+    return hp * _hann(a.shape)
+
+
+def _hann(shape: tuple[int, int]) -> np.ndarray:
+    key = tuple(shape)
+    if key not in _HANN:
+        _HANN[key] = cv2.createHanningWindow(key[::-1], cv2.CV_32F)
+    return _HANN[key]
+
+
+_HANN: dict[tuple[int, int], np.ndarray] = {}
 
 
 def phase_shift(ref: np.ndarray, mov: np.ndarray) -> tuple[float, float, float]:
     """Shift s with mov(x + s) ~ ref(x), by Gaussian-weighted phase correlation; also the peak-to-sidelobe ratio."""
-    n, m = ref.shape
-    fa, fb = np.fft.rfft2(_prep(ref)), np.fft.rfft2(_prep(mov))
-    r = fb * np.conj(fa)
+    sx, sy, psr = phase_shifts(_prep(ref)[None], _prep(mov)[None])
+    return float(sx[0]), float(sy[0]), float(psr[0])
+
+
+def phase_shifts(refs: np.ndarray, movs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batched phase correlation of prepared (N, n, m) stacks: sub-pixel shifts (x, y) and peak-to-sidelobe ratios.
+
+    The normalised cross-power spectrum is weighted by a Gaussian (a peak of ``PEAK_SIGMA_PX``), so the peak
+    is smooth and a parabola through the log of its three samples per axis (exact for a Gaussian) places it.
+    """
+    nb, n, m = refs.shape
+    r = np.fft.rfft2(movs) * np.conj(np.fft.rfft2(refs))
     r /= np.abs(r) + 1e-9
     fy = np.fft.fftfreq(n)[:, None]
     fx = np.fft.rfftfreq(m)[None, :]
     r *= np.exp(-2 * (np.pi * PEAK_SIGMA_PX) ** 2 * (fx**2 + fy**2))
     c = np.fft.irfft2(r, s=(n, m))
-    iy, ix = np.unravel_index(int(np.argmax(c)), c.shape)
-    sub = []
-    for axis, i, size in ((1, ix, m), (0, iy, n)):
-        idx = [(iy, (i - 1) % size), (iy, i), (iy, (i + 1) % size)] if axis == 1 else \
-            [((i - 1) % size, ix), (i, ix), ((i + 1) % size, ix)]
-        v = np.log(np.clip([c[p] for p in idx], 1e-12, None))
-        den = v[0] - 2 * v[1] + v[2]
-        frac = 0.5 * (v[0] - v[2]) / den if den < 0 else 0.0
-        sub.append((i if i <= size // 2 else i - size) + float(np.clip(frac, -0.5, 0.5)))
-    near = c[np.ix_(np.arange(iy - 3, iy + 4) % n, np.arange(ix - 3, ix + 4) % m)]
-    k = c.size - near.size  # side-lobe statistics: everything but the 7x7 peak neighbourhood
-    mean = (c.sum() - near.sum()) / k
-    var = max(((c * c).sum() - (near * near).sum()) / k - mean * mean, 0.0)
-    psr = float((c[iy, ix] - mean) / (np.sqrt(var) + 1e-12))
-    return sub[0], sub[1], psr
+    flat = c.reshape(nb, -1)
+    k = np.argmax(flat, axis=1)
+    iy, ix = k // m, k % m
+    b = np.arange(nb)
+    peak = flat[b, k]
+    out = []
+    for i, size, left, right in ((ix, m, c[b, iy, (ix - 1) % m], c[b, iy, (ix + 1) % m]),
+                                 (iy, n, c[b, (iy - 1) % n, ix], c[b, (iy + 1) % n, ix])):
+        v0, v1, v2 = (np.log(np.clip(v, 1e-12, None)) for v in (left, peak, right))
+        den = v0 - 2 * v1 + v2
+        frac = np.where(den < 0, 0.5 * (v0 - v2) / np.where(den < 0, den, -1.0), 0.0)
+        out.append(np.where(i <= size // 2, i, i - size) + np.clip(frac, -0.5, 0.5))
+    # side-lobe statistics: everything but the 7x7 peak neighbourhood
+    wy = (iy[:, None] + np.arange(-3, 4)[None, :]) % n
+    wx = (ix[:, None] + np.arange(-3, 4)[None, :]) % m
+    near = c[b[:, None, None], wy[:, :, None], wx[:, None, :]]
+    cnt = n * m - 49
+    mean = (flat.sum(1) - near.sum((1, 2))) / cnt
+    var = np.maximum(((flat * flat).sum(1) - (near * near).sum((1, 2))) / cnt - mean * mean, 0.0)
+    psr = (peak - mean) / (np.sqrt(var) + 1e-12)
+    return out[0], out[1], psr
 
 
 def shifted_ncc(ref: np.ndarray, mov: np.ndarray, sx: float, sy: float) -> float:
@@ -150,16 +176,21 @@ def _if_block(view: SlideView, t: SlideTransform, x0: float, y0: float, ds_he: f
 
 def match_blocks(he: SlideView, ifv: SlideView, t: SlideTransform, centres: np.ndarray, mpp: float,
                  block: int, nuc: int, af: int | None, max_px: int) -> BlockMatches:
-    """Phase-correlate H&E haematoxylin and warped IF nuclear blocks at pixel size ``mpp``."""
+    """Phase-correlate H&E haematoxylin and warped IF nuclear blocks at pixel size ``mpp``.
+
+    Blocks are read one by one and correlated in batches of ``BATCH`` (one FFT call per batch), so memory
+    stays at a few batches of blocks whatever their number.
+    """
     ds_he = mpp / he.mpp
     ds_if = max(ds_he * t.scale(), 1.0)  # IF level-0 px per pass px
-    shifts, nccs, psrs = [], [], []
-    for cx, cy in centres:
-        ref, x0, y0 = _he_block(he, float(cx), float(cy), ds_he, block, max_px)
-        mov = _if_block(ifv, t, x0, y0, ds_he, ds_if, block, nuc, af, max_px)
-        sx, sy, psr = phase_shift(ref, mov)
-        nccs.append(shifted_ncc(ref, mov, sx, sy))
-        shifts.append((sx * ds_he, sy * ds_he))
-        psrs.append(psr)
-    return BlockMatches(np.asarray(centres, float).reshape(-1, 2), np.asarray(shifts, float).reshape(-1, 2),
-                        np.asarray(nccs, float), np.asarray(psrs, float), mpp)
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    out = np.zeros((len(centres), 4))  # sx, sy, psr, ncc in pass px
+    for i in range(0, len(centres), BATCH):
+        raws = []
+        for cx, cy in centres[i : i + BATCH]:
+            ref, x0, y0 = _he_block(he, float(cx), float(cy), ds_he, block, max_px)
+            raws.append((ref, _if_block(ifv, t, x0, y0, ds_he, ds_if, block, nuc, af, max_px)))
+        sx, sy, psr = phase_shifts(np.stack([_prep(r) for r, _ in raws]), np.stack([_prep(m) for _, m in raws]))
+        ncc = [shifted_ncc(r, m, float(a), float(b)) for (r, m), a, b in zip(raws, sx, sy)]
+        out[i : i + len(raws)] = np.column_stack([sx, sy, psr, ncc])
+    return BlockMatches(centres, out[:, :2] * ds_he, out[:, 3], out[:, 2], mpp)

@@ -6,18 +6,18 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
 from annotation.imaging.transform import DisplacementGrid, SlideTransform
 
 from .blocks import BlockMatches
+from .field import fade_from_data, fit_field, grid_geometry
 
 log = logging.getLogger(__name__)
 
 MIN_NCC = 0.15
 MIN_PSR = 6.0
-MAX_GRID_NODES = 48
+GRID_STEP_PER_SPACING = 1.0  # grid nodes about as dense as the blocks
 
 
 @dataclass(frozen=True)
@@ -97,24 +97,19 @@ def _forward_grid(t: SlideTransform, p: np.ndarray) -> np.ndarray:
 
 def fit_grid(p: np.ndarray, resid: np.ndarray, w: np.ndarray, he_size: tuple[int, int],
              max_disp_px: float) -> tuple[DisplacementGrid | None, list[str]]:
-    """Smoothing thin-plate fit of residual displacements onto a coarse grid, faded away from data."""
-    tree = cKDTree(p)
-    spacing = float(np.median(tree.query(p, k=2)[0][:, 1]))
-    step = max(spacing, max(he_size) / MAX_GRID_NODES)
-    cols, rows = int(np.ceil(he_size[0] / step)) + 1, int(np.ceil(he_size[1] / step)) + 1
-    gx, gy = np.meshgrid(np.arange(cols) * step, np.arange(rows) * step)
-    nodes = np.column_stack([gx.ravel(), gy.ravel()])
-    rbf = RBFInterpolator(p / spacing, resid, kernel="thin_plate_spline", smoothing=float(len(p)) * 0.5,
-                          degree=1)
-    d = rbf(nodes / spacing)
-    dist = tree.query(nodes, k=1)[0]
-    d *= np.exp(-np.clip(dist / spacing - 1.5, 0, None) ** 2)[:, None]
+    """Robust penalised fit of residual displacements onto the stored grid, faded away from data."""
+    spacing = float(np.median(cKDTree(p).query(p, k=2)[0][:, 1]))
+    g = grid_geometry(he_size, spacing * GRID_STEP_PER_SPACING)
+    fade = fade_from_data(g, p, spacing)
+    dx, dy, _ = fit_field(p, resid, w, g, active=fade > 1e-4)
+    dx, dy = dx * fade, dy * fade
     notes = []
-    mag = np.linalg.norm(d, axis=1)
+    mag = np.hypot(dx, dy)
     if mag.max(initial=0) > max_disp_px:
         notes.append("displacement capped")
-        d *= np.minimum(1.0, max_disp_px / (mag + 1e-12))[:, None]
-    dx, dy = d[:, 0].reshape(rows, cols), d[:, 1].reshape(rows, cols)
+        f = np.minimum(1.0, max_disp_px / (mag + 1e-12))
+        dx, dy = dx * f, dy * f
+    step = g.step
     for _ in range(8):
         if min_jacobian(dx, dy, step) > 0.2:
             break
