@@ -7,8 +7,12 @@ counts acknowledged writes whose row or version is missing. Prints one JSON obje
 
     python benchmarks/load.py --json --annotators 100 --seconds 60
 
-Needs DATABASE_URL (PostgreSQL) and REDIS_URL; creates its own database `laypath_load` on that server.
-Only loopback traffic; bounded in time and count.
+Needs DATABASE_URL (PostgreSQL) and REDIS_URL; creates its own database `laypath_bench_load` on that
+server (kept between runs, so a re-run skips the set-up; `--fresh` recreates it). Only loopback traffic;
+bounded in time and count. The clients are one asyncio process (``benchmarks/loadclient.py``, a small
+keep-alive HTTP/1.1 client: httpx cost more CPU per request than the server; up to 6 connections
+per annotator like a browser); errors are reported per route with their status or exception, and the
+client's own CPU time and the load average are reported so a run on a busy machine can be judged.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +33,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+DB_NAME = "laypath_bench_load"
+CONNECTIONS = 6  # per annotator, a browser's per-host limit
+KEEP_ALIVE_S = 75  # server side, as docker/entrypoint.sh runs uvicorn
 
 
 def _db_url(base: str, name: str) -> str:
@@ -39,7 +47,7 @@ def _setup_env(args) -> dict:
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
     env = dict(os.environ)
     env.update({
-        "DATABASE_URL": _db_url(base, "laypath_load"), "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "DATABASE_URL": _db_url(base, DB_NAME), "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "REDIS_PREFIX": f"laypath-load-{uuid.uuid4().hex[:6]}", "DEBUG": "0", "SECURE_HTTPS": "0", "AXES_ENABLED": "0",
         "SECRET_KEY": "load-benchmark-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SLIDE_ROOT": str(ROOT / "var" / "bench" / "load-slides"), "LAYPATH_VAR_DIR": str(ROOT / "var" / "bench" / "load-var"),
@@ -50,10 +58,10 @@ def _setup_env(args) -> dict:
 
     with psycopg.connect(base, autocommit=True) as conn:
         if args.fresh:
-            conn.execute("DROP DATABASE IF EXISTS laypath_load WITH (FORCE)")
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname='laypath_load'").fetchone()
+            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (DB_NAME,)).fetchone()
         if not exists:
-            conn.execute("CREATE DATABASE laypath_load")
+            conn.execute(f"CREATE DATABASE {DB_NAME}")
     return env
 
 
@@ -109,13 +117,19 @@ class Recorder:
     def __init__(self) -> None:
         self.lat: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
+        self.reasons: dict[str, dict[str, int]] = {}  # route -> "HTTP 503" / exception name -> count
+        self.samples: list[str] = []  # first few failing responses, for the log
         self.requests = 0
 
-    def add(self, route: str, seconds: float, ok: bool) -> None:
+    def add(self, route: str, seconds: float, ok: bool, reason: str = "", detail: str = "") -> None:
         self.requests += 1
         self.lat.setdefault(route, []).append(seconds * 1000)
         if not ok:
             self.errors[route] = self.errors.get(route, 0) + 1
+            by = self.reasons.setdefault(route, {})
+            by[reason or "unknown"] = by.get(reason or "unknown", 0) + 1
+            if len(self.samples) < 20:
+                self.samples.append(f"{route}: {reason} {detail[:200]}")
 
     def summary(self) -> dict:
         out = {}
@@ -134,33 +148,50 @@ async def _timed(rec: Recorder, route: str, coro, ok_status=(200,)):
     t0 = time.perf_counter()
     try:
         response = await coro
-    except Exception:
-        rec.add(route, time.perf_counter() - t0, False)
+    except Exception as exc:
+        rec.add(route, time.perf_counter() - t0, False, type(exc).__name__, str(exc))
         return None
-    rec.add(route, time.perf_counter() - t0, response.status_code in ok_status)
+    ok = response.status_code in ok_status
+    detail = "" if ok else response.text
+    rec.add(route, time.perf_counter() - t0, ok, f"HTTP {response.status_code}", detail)
     return response
 
 
 async def annotator(base: str, username: str, info: dict, clock: dict, rec: Recorder, acked: dict, rng: random.Random,
                     tile_levels: dict) -> None:
-    import httpx
+    from benchmarks.loadclient import BrowserClient
 
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
-        await client.get("/accounts/login/")
-        csrf = client.cookies.get("csrftoken")
-        r = await client.post("/accounts/login/", data={"username": username, "password": "load-password-1",
-                                                        "csrfmiddlewaretoken": csrf}, headers={"Referer": base + "/accounts/login/"})
-        if r.status_code not in (200, 302) or "sessionid" not in client.cookies:
-            rec.add("login", 0, False)
-            print(f"{username}: login failed ({r.status_code})", file=sys.stderr)
-            return
-        headers = {"X-CSRFToken": client.cookies.get("csrftoken"), "Referer": base + "/"}
-        viewer = await _timed(rec, "viewer", client.get(f"/api/pairs/{info['pair']}/viewer/"))
+    parts = urlsplit(base)
+    async with BrowserClient(parts.hostname, parts.port, CONNECTIONS) as client:
+        saved = info["sessions"].get(username)
+        viewer = None
+        if saved:  # a session from an earlier run (password hashing for 100 logins takes minutes here)
+            client.cookies.update(saved)
+            viewer = await client.get(f"/api/pairs/{info['pair']}/viewer/")
         if viewer is None or viewer.status_code != 200:
-            return
+            client.cookies.clear()
+            try:
+                async with clock["logins"]:  # people do not all log in at the same second
+                    await client.get("/accounts/login/")
+                    csrf = client.cookies.get("csrftoken")
+                    r = await client.post("/accounts/login/", data={"username": username, "password": "load-password-1",
+                                                                    "csrfmiddlewaretoken": csrf},
+                                          headers={"Referer": base + "/accounts/login/"})
+            except (TimeoutError, OSError) as exc:
+                rec.add("login", 0, False, type(exc).__name__)
+                print(f"{username}: login failed ({type(exc).__name__})", file=sys.stderr)
+                return
+            if r.status_code not in (200, 302) or "sessionid" not in client.cookies:
+                rec.add("login", 0, False, f"HTTP {r.status_code}")
+                print(f"{username}: login failed ({r.status_code})", file=sys.stderr)
+                return
+            viewer = await _timed(rec, "viewer", client.get(f"/api/pairs/{info['pair']}/viewer/"))
+            if viewer is None or viewer.status_code != 200:
+                return
+        info["sessions"][username] = {k: client.cookies.get(k) for k in ("sessionid", "csrftoken")}
+        headers = {"X-CSRFToken": client.cookies.get("csrftoken"), "Referer": base + "/"}
         dzi = viewer.json()["anatomical"]["dzi_url"]
-        tile_base = dzi.rsplit("/", 1)[0] + "/slide_files"
+        tile_base = urlsplit(dzi).path.rsplit("/", 1)[0] + "/slide_files"
         task = await _next_task(client, info, headers, rec)
         clock["ready"] += 1
         await clock["go"].wait()  # logins (password hashing) are not part of the measured minute
@@ -192,13 +223,30 @@ async def _next_task(client, info, headers, rec) -> dict | None:
     return {"assignment": aid, "task": body["task"]["id"], "bbox": body["task"]["bbox"]}
 
 
+async def _tile(client, url: str, rec: Recorder, seen: set, slots: asyncio.Semaphore) -> None:
+    """A tile, recorded as ``tile_cached`` if any annotator fetched it before (it is in the shared tile
+    cache) and ``tile_first`` otherwise; ``tile`` holds both.
+
+    The clock starts once one of the annotator's connections is free (``slots``), as a browser's
+    request timing does: the time a request queues behind the others of its own pan is not latency.
+    """
+    async with slots:
+        t0 = time.perf_counter()
+        cached = url in seen
+        r = await _timed(rec, "tile", client.get(url))
+    if r is not None and r.status_code == 200:
+        rec.lat.setdefault("tile_cached" if cached else "tile_first", []).append((time.perf_counter() - t0) * 1000)
+        seen.add(url)
+
+
 async def _pan(client, tile_base, levels, info, rec, rng) -> None:
     level = rng.choice(list(levels))
     cols, rows = levels[level]
     # a pan reveals a 5x4 block of tiles next to where the annotator looked before (mostly cached)
     c0, r0 = rng.randrange(max(cols - 4, 1)), rng.randrange(max(rows - 3, 1))
     urls = [f"{tile_base}/{level}/{c}_{r}.jpeg" for c in range(c0, min(c0 + 5, cols)) for r in range(r0, min(r0 + 4, rows))]
-    await asyncio.gather(*[_timed(rec, "tile", client.get(u)) for u in urls])
+    slots = asyncio.Semaphore(CONNECTIONS)
+    await asyncio.gather(*[_tile(client, u, rec, info["seen_tiles"], slots) for u in urls])
     size = info["size"]
     x0, y0 = rng.uniform(0, size * 0.7), rng.uniform(0, size * 0.7)
     bbox = f"{x0:.0f},{y0:.0f},{x0 + size * 0.3:.0f},{y0 + size * 0.3:.0f}"
@@ -250,7 +298,10 @@ async def run(args) -> dict:
     port = 8700 + random.randrange(200)
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(args.workers), "--log-level", "warning", "--no-access-log",
+         # idle keep-alive connections outlive the client's (60 s): with uvicorn's default 5 s, a pan every
+         # 5 s raced the server closing the connection ("Server disconnected without sending a response")
+         "--timeout-keep-alive", str(KEEP_ALIVE_S)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(ROOT / "var" / "bench" / "load-server.log", "wb"))
     base = f"http://127.0.0.1:{port}"
     try:
@@ -265,32 +316,73 @@ async def run(args) -> dict:
         rec, acked = Recorder(), {}
         rng = random.Random(args.seed)
         levels = _tile_levels(info["size"])
-        clock = {"ready": 0, "go": asyncio.Event(), "deadline": 0.0}
+        info["seen_tiles"] = set()
+        sessions_file = ROOT / "var" / "bench" / "load-sessions.json"
+        info["sessions"] = json.loads(sessions_file.read_text()) if sessions_file.exists() else {}
+        if info["sessions"].get("_db") != [DB_NAME, info["project"]]:
+            info["sessions"] = {"_db": [DB_NAME, info["project"]]}
+        clock = {"ready": 0, "go": asyncio.Event(), "deadline": 0.0, "logins": asyncio.Semaphore(4)}
         workers = [
             asyncio.create_task(annotator(base, u, info, clock, rec, acked, random.Random(rng.random()), levels))
             for u in info["users"][: args.annotators]
         ]
         while clock["ready"] + sum(w.done() for w in workers) < len(workers):
             await asyncio.sleep(0.2)
-        rec.lat.clear(), rec.errors.clear()  # measure the working minute only
+        sessions_file.write_text(json.dumps(info["sessions"]))
+        logged_in = clock["ready"]
+        if logged_in < len(workers):
+            print(f"{len(workers) - logged_in} annotators could not log in: {rec.reasons}", file=sys.stderr)
+        rec.lat.clear(), rec.errors.clear(), rec.reasons.clear(), rec.samples.clear()  # the working minute only
         rec.requests = 0
+        load_before, cpu_before, server_before = os.getloadavg(), _cpu_self(), _tree_cpu(server.pid)
         started = time.monotonic()
         clock["deadline"] = started + args.seconds
         clock["go"].set()
         await asyncio.gather(*workers)
         elapsed = time.monotonic() - started
+        client_cpu, load_after = _cpu_self() - cpu_before, os.getloadavg()
+        server_cpu = _tree_cpu(server.pid) - server_before
     finally:
         server.terminate()
         server.wait(20)
     routes = rec.summary()
     errors = sum(rec.errors.values())
+    for line in rec.samples:
+        print(f"error sample: {line}", file=sys.stderr)
     return {
-        "annotators": args.annotators, "seconds": round(elapsed, 1), "requests": rec.requests,
+        "annotators": args.annotators, "annotators_working": logged_in, "seconds": round(elapsed, 1), "requests": rec.requests,
         "requests_per_s": round(rec.requests / elapsed, 1), "errors": errors,
-        "save_p95_ms": routes.get("save", {}).get("p95_ms"), "tile_p95_ms": routes.get("tile", {}).get("p95_ms"),
+        "save_p95_ms": routes.get("save", {}).get("p95_ms"),
+        "tile_p95_ms": routes.get("tile_cached", {}).get("p95_ms"),  # the target is for cached tiles
+        "tile_all_p95_ms": routes.get("tile", {}).get("p95_ms"),
         "viewport_p95_ms": routes.get("viewport", {}).get("p95_ms"), "acknowledged_writes": len(acked),
         "lost_writes": _lost_writes(env, acked), "web_workers": args.workers, "routes": routes,
+        "errors_by_route": rec.reasons, "client_cpu_s": round(client_cpu, 1), "server_cpu_s": round(server_cpu, 1),
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, rec.requests), 2),
+        "client_cpu_share_of_2_cores": round(client_cpu / elapsed / 2, 3),
+        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
+        "db_pool": env.get("DB_POOL", "1") != "0",
     }
+
+
+def _tree_cpu(pid: int) -> float:
+    """user + system CPU seconds of a process and its descendants (the uvicorn workers), from /proc."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+def _cpu_self() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def main() -> None:
