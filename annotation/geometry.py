@@ -111,6 +111,8 @@ def _ring_self_intersects_small(ring: list[list[float]]) -> bool:
             d4 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx)
             if d1 * d2 < 0 and d3 * d4 < 0:
                 return True
+            if d1 and d2 and d3 and d4:  # no collinear endpoint: nothing can touch
+                continue
             for d, (px, py), (sx, sy), (tx, ty) in (
                 (d1, (cx, cy), (ax, ay), (bx, by)),
                 (d2, (dx, dy), (ax, ay), (bx, by)),
