@@ -138,3 +138,18 @@ def test_if_input_model_reads_registered_if_tiles_alongside_he() -> None:
     res = predict_region(bundle, slide, tile_px=64, overlap_px=16, if_reader=if_slide)
     assert if_slide.reads == res.tiles_run > 0  # IF is read only for tiles that hold tissue
     assert slide.reads == res.tiles_total
+
+
+def test_half_resolution_post_processing_matches_full_resolution() -> None:
+    centres = np.array([[20.0, 20.0], [44.0, 22.0], [60.0, 60.0], [30.0, 50.0]])
+    classes = np.array([0, 1, 2, 1])
+    maps = _oracle_maps(centres, classes, (80, 80), r=8.0)
+    full = cells_from_maps(maps, PostConfig(min_distance_px=6))
+    half = cells_from_maps(maps, PostConfig(min_distance_px=6, work_scale=0.5), offset_xy=(100.0, 0.0))
+    assert len(half) == len(full) == 4
+    for (x, y), k in zip(centres, classes):
+        j = int(np.argmin([np.hypot(c.x - 100 - x, c.y - y) for c in half]))
+        assert np.hypot(half[j].x - 100 - x, half[j].y - y) < 1.5
+        assert half[j].cls == k
+        poly = np.array(half[j].polygon) - [100.0, 0.0]
+        assert np.abs(np.hypot(poly[:, 0] - x, poly[:, 1] - y) - 8.0).max() < 2.5

@@ -167,3 +167,36 @@ def test_separation_knob_controls_he_confusion() -> None:
         he = np.stack([cells.radius, np.log(cells.axis_a / cells.axis_b), cells.stain, cells.texture], axis=1)
         errors.append(_qda_error(he, cells.cls.astype(int)))
     assert errors[0] > 0.5 and errors[1] < 0.1
+
+
+def test_fine_cues_separate_classes_that_coarse_cues_confuse() -> None:
+    cells = Scene(width=6000, height=6000, seed=5).cell_batch_in(0, 0, 6000, 6000)
+    labels = cells.cls.astype(int)
+    coarse = np.stack([cells.radius, np.log(cells.axis_a / cells.axis_b), cells.stain, cells.texture], axis=1)
+    assert _qda_error(coarse, labels) > 0.18
+    assert _qda_error(np.c_[coarse, cells.cues], labels) < 0.08  # learnable from pixels in principle
+    strongest = np.array([0, 2, 1])[np.argmax(cells.cues, axis=1)]  # cue columns: nucleolus, clumps, margination
+    assert np.mean(strongest == labels) > 0.85  # each class has its own cue
+    off = Scene(width=6000, height=6000, seed=5, he_fine_cues=0.0).cell_batch_in(0, 0, 6000, 6000)
+    assert not off.cues.any()
+
+
+def _ring_contrast(scene: Scene, cells, k: int) -> float:  # noqa: ANN001
+    """Mean (haematoxylin density at the centre) - (density half-way to the rim) for class-k nuclei."""
+    vals = []
+    for i in np.flatnonzero(cells.cls == k)[:60]:
+        x, y, r = int(cells.x[i]), int(cells.y[i]), float(cells.radius[i])
+        img = scene.render_he(x - 20, y - 20, 41, 41).astype(np.float32)
+        od = -np.log(np.maximum(img[..., 1], 1.0) / 255.0)
+        yy, xx = np.mgrid[-20:21, -20:21]
+        rho = np.hypot(xx, yy) / r
+        vals.append(od[rho < 0.2].mean() - od[(rho > 0.35) & (rho < 0.6)].mean())
+    return float(np.mean(vals))
+
+
+def test_podocytes_show_a_central_nucleolus_in_the_pixels() -> None:
+    scene = Scene(width=6000, height=6000, seed=5)
+    cells = scene.cell_batch_in(2000, 2000, 2000, 2000)
+    cells = cells.take(np.abs(cells.nucleolus_offset).max(axis=1) < 0.1)  # nucleolus near the centre
+    pod, endo = _ring_contrast(scene, cells, 0), _ring_contrast(scene, cells, 1)
+    assert pod > endo + 0.1

@@ -47,7 +47,7 @@ def predict_batch(net: CellNet, batch: np.ndarray, device: torch.device | None =
         x = F.pad(x, (0, pw, 0, ph), value=1.0)
         x[:, 3:, h:, :] = 0.0
         x[:, 3:, :, w:] = 0.0
-    out = split_outputs(net(x))
+    out = split_outputs(net(x.contiguous(memory_format=torch.channels_last)))
     fg = torch.sigmoid(out.fg)[:, 0, :h, :w]
     ctr = torch.sigmoid(out.centre)[:, 0, :h, :w]
     hv = out.hv[:, :, :h, :w]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
 
 from mlbackend.engine.inference.maps import predict_batch, to_input
@@ -145,7 +146,7 @@ def predict_region(
     if region is None:
         region = (0, 0, *reader.dimensions)
     post = post or PostConfig()
-    net = fuse_for_inference(bundle.net.eval())
+    net = fuse_for_inference(bundle.net.eval()).to(memory_format=torch.channels_last)
     tiles = tile_grid(region, tile_px, overlap_px)
     cells: list[CellPrediction] = []
     done = run = 0

@@ -50,6 +50,8 @@ class CellBatch:
     texture: np.ndarray
     dapi: np.ndarray
     markers: np.ndarray  # (n, 3) WT1, CD31, PDGFRB brightness (0 = negative)
+    cues: np.ndarray  # (n, 3) fine-cue strengths: nucleolus, granularity, margination (config.FINE_CUES)
+    nucleolus_offset: np.ndarray  # (n, 2) nucleolus position relative to the centre, in radii
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -115,7 +117,16 @@ def _attributes(cfg: C.SceneConfig, base: np.ndarray) -> dict[str, np.ndarray]:
         "stain": np.clip(C.MEAN_STAIN + off["stain"] + C.SD_STAIN * normal_from(base, 14), 0.35, 1.8),
         "texture": np.clip(C.MEAN_TEXTURE + off["texture"] + C.SD_TEXTURE * normal_from(base, 15), 0.03, 0.5),
         "dapi": np.clip(0.8 + 0.15 * normal_from(base, 16), 0.35, 1.2), "markers": _markers(cfg, base, cls),
+        "cues": _cues(cfg, base, cls),
+        "nucleolus_offset": np.stack([0.25 * normal_from(base, 28 + j) for j in range(2)], axis=-1).clip(-0.4, 0.4),
     }
+
+
+def _cues(cfg: C.SceneConfig, base: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Per-cell fine-cue strengths (nucleolus, granularity, margination): class mean plus overlap, >= 0."""
+    means = np.array([[c.nucleolus, c.granularity, c.margination] for c in C.FINE_CUES])[cls]
+    noise = np.stack([normal_from(base, 25 + j) for j in range(3)], axis=-1)
+    return np.clip(means + C.CUE_SD * noise, 0.0, 1.5) * cfg.he_fine_cues
 
 
 def _markers(cfg: C.SceneConfig, base: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -195,7 +206,8 @@ def empty_batch() -> CellBatch:
     z = np.zeros(0)
     return CellBatch(ids=np.zeros(0, np.int64), x=z, y=z, cls=np.zeros(0, np.int8), radius=z, axis_a=z,
                      axis_b=z, angle=z, harm_amp=np.zeros((0, 3)), harm_phase=np.zeros((0, 3)), stain=z,
-                     texture=z, dapi=z, markers=np.zeros((0, 3)))
+                     texture=z, dapi=z, markers=np.zeros((0, 3)), cues=np.zeros((0, 3)),
+                     nucleolus_offset=np.zeros((0, 2)))
 
 
 def cells_in_box(cfg: C.SceneConfig, x0: float, y0: float, x1: float, y1: float, pad: float = 0.0) -> CellBatch:

@@ -44,6 +44,29 @@ CLASS_STYLES: tuple[ClassStyle, ...] = (
     ClassStyle(radius_um=-0.30, log_aspect=-0.07, stain=0.08, texture=0.05, irregularity=0.020),  # mesangial
 )
 
+
+@dataclass(frozen=True)
+class FineCue:
+    """Mean strength of the fine nuclear details of one class (scaled by ``he_fine_cues``).
+
+    These are the "subtle" H&E cues a CNN can learn but the simulated experts do not judge by: a central
+    nucleolus (podocyte), coarse clumped chromatin (mesangial), and chromatin condensed at the nuclear rim
+    with a paler centre (endothelial). Every cell draws each strength from N(mean, CUE_SD), so the cues
+    overlap between classes like real ones do.
+    """
+
+    nucleolus: float
+    granularity: float
+    margination: float
+
+
+CUE_SD = 0.22
+FINE_CUES: tuple[FineCue, ...] = (
+    FineCue(nucleolus=0.75, granularity=0.10, margination=0.10),  # podocyte
+    FineCue(nucleolus=0.10, granularity=0.10, margination=0.75),  # endothelial
+    FineCue(nucleolus=0.10, granularity=0.75, margination=0.10),  # mesangial
+)
+
 N_VERTICES = 20
 
 
@@ -60,6 +83,7 @@ class SceneConfig:
     partner_fraction: float = 0.08  # fraction of nuclei with a touching/overlapping neighbour
     class_weights: tuple[float, float, float] = (0.35, 0.35, 0.30)
     he_separation: float = 0.9  # scales class offsets in H&E (0 = indistinguishable; 0.9 ~ 27% ideal-observer error)
+    he_fine_cues: float = 1.0  # scales the fine per-class nuclear cues (FINE_CUES; 0 = none)
     rotation_deg: float = 17.0
     mirror: bool = False
     extra_scale: float = 1.02  # on top of mpp_he / mpp_if

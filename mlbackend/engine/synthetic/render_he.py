@@ -50,9 +50,40 @@ def nucleus_density(cfg: SceneConfig, cells: CellBatch, ox: float, oy: float, w:
     blobs, _ = textures(cfg.seed)
     tex = texture_window(blobs, int(round(ox / d)), int(round(oy / d)), w, h)
     dens = stain * (1.0 + tex_amp * tex * (1.6 / math.sqrt(d)))
+    if d < FINE_CUE_MAX_DOWNSAMPLE and cfg.he_fine_cues > 0:
+        _add_fine_cues(cfg, cells, lab, dens, stain, blobs, ox, oy, d)
     rim = raster.edges(lab)
     dens[rim] *= 1.0 + 0.35 / d
     return raster.blur(dens, 0.6)
+
+
+FINE_CUE_MAX_DOWNSAMPLE = 4.0  # the fine nuclear details are not rendered at coarser levels
+CLUMP_SCALE = 3  # coarse chromatin clumps: the blob texture magnified this many times (level-0 px)
+
+
+def _add_fine_cues(cfg: SceneConfig, cells: CellBatch, lab: np.ndarray, dens: np.ndarray, stain: np.ndarray,
+                   blobs: np.ndarray, ox: float, oy: float, d: float) -> None:
+    """Per-class fine nuclear detail, in place: nucleolus spot, coarse chromatin clumps, rim margination."""
+    ys, xs = np.nonzero(lab)
+    if not len(ys):
+        return
+    idx = lab[ys, xs] - 1
+    px, py = ox + (xs + 0.5) * d, oy + (ys + 0.5) * d  # level-0 pixel centres
+    dx, dy = px - cells.x[idx], py - cells.y[idx]
+    ca, sa = np.cos(cells.angle[idx]), np.sin(cells.angle[idx])
+    rho = np.hypot((dx * ca + dy * sa) / cells.axis_a[idx], (-dx * sa + dy * ca) / cells.axis_b[idx])
+    cues = cells.cues[idx]
+    r = cells.radius[idx]
+    nx, ny = dx - cells.nucleolus_offset[idx, 0] * r, dy - cells.nucleolus_offset[idx, 1] * r
+    sigma = 0.55 / cfg.mpp_he
+    spot = np.exp(-(nx * nx + ny * ny) / (2.0 * sigma * sigma))
+    rim = np.clip((rho - 0.55) / 0.35, 0.0, 1.0)
+    n = blobs.shape[0] // 3
+    clump = blobs[(np.floor(py / CLUMP_SCALE).astype(np.int64) + 37) % n, (np.floor(px / CLUMP_SCALE).astype(np.int64) + 211) % n]
+    fade = 1.0 / math.sqrt(d)
+    clearing = cues[:, 0] * 0.5 * (1.0 - rim) * (1.0 - spot)  # vesicular chromatin around the nucleolus
+    factor = 1.0 + fade * (cues[:, 2] * (1.2 * rim - 0.5 * (1.0 - rim)) + 1.2 * cues[:, 1] * clump - clearing)
+    dens[ys, xs] = dens[ys, xs] * np.maximum(factor, 0.2) + fade * 2.5 * cues[:, 0] * spot * stain[ys, xs]
 
 
 def render_he(cfg: SceneConfig, x: float, y: float, w: int, h: int, downsample: float = 1.0) -> np.ndarray:

@@ -62,7 +62,7 @@ def _batch(samples: list[TrainingSample], cfg: TrainConfig, rng: np.random.Gener
     crops = [augment_sample(samples[i], cfg.patch_px, rng, cfg.augment) for i in idx]
     x = np.stack([to_input(c.image, c.if_image, cfg.net.if_channels) for c in crops])
     t = stack_targets([build_targets(c, cfg.net.num_classes, cfg.targets) for c in crops], device)
-    return torch.from_numpy(x).to(device), t
+    return torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last), t
 
 
 def _run_epochs(
@@ -106,7 +106,7 @@ def train(
     if not data:
         raise ValueError("no labelled samples to train on")
     net = copy.deepcopy(init) if init is not None else CellNet(cfg.net)
-    net.to(device)
+    net.to(device).to(memory_format=torch.channels_last)  # NHWC: 1.1-1.8x faster convolutions on CPU
     model: torch.nn.Module = net
     if dist.is_initialized():
         model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
