@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "var" / "bench"
 TISSUE_MAX_MEAN = 220
 SECRET_ENV, ROOT_ENV, CACHE_ENV = "LAYPATH_BENCH_SECRET", "LAYPATH_BENCH_ROOT", "LAYPATH_BENCH_CACHE_BYTES"
+CHUNKS_ENV = "LAYPATH_BENCH_CHUNKS"  # the servers' shared composited-chunk store: fresh (empty) for each run
 
 WRK_SCRIPT = r"""
 local paths = {}
@@ -76,7 +77,10 @@ def bench_app():  # noqa: ANN201 - uvicorn factory
     cache_bytes = int(os.environ.get(CACHE_ENV, str(256 << 20)))
     return make_tile_app(
         TileServerConfig(
-            secret=os.environ[SECRET_ENV], slide_root=os.environ[ROOT_ENV], memory_cache_bytes=cache_bytes
+            secret=os.environ[SECRET_ENV],
+            slide_root=os.environ[ROOT_ENV],
+            memory_cache_bytes=cache_bytes,
+            shared_chunk_dir=os.environ.get(CHUNKS_ENV) or None,
         )
     )
 
@@ -330,6 +334,8 @@ def measure(
     Without ``big2``/``big4`` (``--only overlay``) only the fluorescence and overlay runs are made.
     """
     full = big2 is not None and big4 is not None
+    chunks = tempfile.mkdtemp(prefix="laypath-bench-chunks-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    os.environ[CHUNKS_ENV] = chunks
     uncached = Server(cache_bytes=0, workers=workers)
     cached = Server(cache_bytes=512 << 20, workers=workers) if full else None
     try:
@@ -374,6 +380,7 @@ def measure(
         uncached.stop()
         if cached is not None:
             cached.stop()
+        shutil.rmtree(chunks, ignore_errors=True)
     return {name: median_run(r) for name, r in runs.items()}
 
 
