@@ -27,7 +27,11 @@ OVERVIEW_CACHE_S = 15
 
 @dataclass(frozen=True)
 class Visibility:
-    """Which annotations of a project a user sees: all, or (blind annotator) their own plus model proposals."""
+    """Which annotations of a project a user sees: all, or (blind annotator) their own plus open model proposals.
+
+    A model proposal has no author until an annotator accepts, rejects or edits it; from then on it is that
+    annotator's label (their decision), so under blind mode the others no longer see it nor what was decided.
+    """
 
     project_id: int
     own_only_user_id: int | None = None
@@ -35,13 +39,14 @@ class Visibility:
     def q(self) -> Q:
         base = Q(project_id=self.project_id)
         if self.own_only_user_id is not None:
-            base &= Q(author_id=self.own_only_user_id) | Q(source=Annotation.Source.MODEL)
+            base &= Q(author_id=self.own_only_user_id) | Q(source=Annotation.Source.MODEL, author__isnull=True)
         return base
 
     def sql(self, alias: str = "a") -> tuple[str, list]:
         if self.own_only_user_id is None:
             return "", []
-        return f" AND ({alias}.author_id = %s OR {alias}.source = 'model')", [self.own_only_user_id]
+        return (f" AND ({alias}.author_id = %s OR ({alias}.source = 'model' AND {alias}.author_id IS NULL))",
+                [self.own_only_user_id])
 
 
 def visibility_for(*, user, access: Access) -> Visibility:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotation.errors import (
@@ -44,7 +45,7 @@ MAX_BULK_ITEMS = 1000
 MAX_BULK_BYTES = 4 * 1024 * 1024
 MAX_ACCEPT_IN_VIEW = 5000
 OPS = ("upsert", "delete", "accept", "reject", "restore")
-MUTABLE = ("label_class_id", "geometry", "geom_type", "min_x", "min_y", "max_x", "max_y", "cx", "cy", "source",
+MUTABLE = ("author_id", "label_class_id", "geometry", "geom_type", "min_x", "min_y", "max_x", "max_y", "cx", "cy", "source",
            "status", "properties", "task_id", "confidence", "is_deleted", "version", "updated_at")
 Source, Status = Annotation.Source, Annotation.Status
 SOURCES = frozenset(Source.values)
@@ -137,12 +138,16 @@ class _Ctx:
 
 
 def _visible(vis: Visibility, row: Annotation) -> bool:
-    return vis.own_only_user_id is None or row.author_id == vis.own_only_user_id or row.source == Source.MODEL
+    return vis.own_only_user_id is None or row.author_id == vis.own_only_user_id or (
+        row.source == Source.MODEL and row.author_id is None
+    )
 
 
 def _check_annotator(ctx: _Ctx, item: BulkItem, row: Annotation | None, pair_id: int) -> None:
     open_tasks = ctx.open_task_ids(pair_id)
     if row is not None and row.source == Source.MODEL:
+        if row.author_id is not None and row.author_id != ctx.actor.id:
+            raise PermissionDenied("Another annotator already decided on this proposal; it is their label now.")
         if item.op == "restore" or not open_tasks:
             raise PermissionDenied("Only a reviewer or manager can do this to a model proposal.")
     elif row is not None and row.author_id != ctx.actor.id:
@@ -191,6 +196,13 @@ def _set_geometry(row: Annotation, pair: SlidePair, geometry: dict | None) -> No
     row.min_x, row.min_y, row.max_x, row.max_y, row.cx, row.cy = info.min_x, info.min_y, info.max_x, info.max_y, info.cx, info.cy
 
 
+def _adopt(ctx: _Ctx, row: Annotation, pair: SlidePair) -> None:
+    """An annotator's decision on an open model proposal makes it their label (blind mode hides it from others)."""
+    access = ctx.access.get(pair.project_id)
+    if row.source == Source.MODEL and row.author_id is None and access is not None and access.role == Role.ANNOTATOR.value:
+        row.author_id = ctx.actor.id
+
+
 def _mutate(ctx: _Ctx, row: Annotation, item: BulkItem, pair: SlidePair) -> None:
     """Apply the operation's content change to `row` in memory (no state checks, no version bump)."""
     if item.op == "upsert":
@@ -208,10 +220,12 @@ def _mutate(ctx: _Ctx, row: Annotation, item: BulkItem, pair: SlidePair) -> None
             row.confidence = item.confidence
         if row.source == Source.MODEL and row.status in (Status.PROPOSED, Status.ACCEPTED) and item.fields & {"geometry", "label_class"}:
             row.status = Status.EDITED
+            _adopt(ctx, row, pair)
     elif item.op == "delete":
         row.is_deleted = True
     elif item.op in ("accept", "reject"):
         row.status = Status.ACCEPTED if item.op == "accept" else Status.REJECTED
+        _adopt(ctx, row, pair)
     elif item.op == "restore":
         if item.to_version is not None:
             event = AnnotationEvent.objects.filter(annotation_id=row.id, version=item.to_version).exclude(after=None).first()
@@ -254,7 +268,8 @@ def _create(ctx: _Ctx, access: Access, item: BulkItem, pair: SlidePair) -> NewRo
     if "geometry" not in item.fields:
         raise InvalidInput("A new annotation needs a geometry.", code="invalid_geometry")
     source = _new_source(access, item)
-    row = NewRow(id=item.id, project_id=pair.project_id, pair_id=pair.id, author_id=ctx.actor.id, source=source, properties={})
+    author = None if source == Source.MODEL else ctx.actor.id  # proposals are the model's until someone decides
+    row = NewRow(id=item.id, project_id=pair.project_id, pair_id=pair.id, author_id=author, source=source, properties={})
     _mutate(ctx, row, item, pair)
     row.status = Status.PROPOSED if source == Source.MODEL else Status.NONE
     return row
@@ -390,7 +405,7 @@ def annotation_accept_in_view(
     qs = Annotation.objects.select_for_update().filter(
         pair=pair, source=Source.MODEL, status=Status.PROPOSED, is_deleted=False,
         min_x__lte=x1, max_x__gte=x0, min_y__lte=y1, max_y__gte=y0,
-    )
+    ).filter(Q(author__isnull=True) | Q(author=actor))  # not proposals another annotator already decided on
     rows = list(qs.order_by("id")[: MAX_ACCEPT_IN_VIEW + 1])
     if len(rows) > MAX_ACCEPT_IN_VIEW:
         raise PayloadTooLarge(f"More than {MAX_ACCEPT_IN_VIEW} proposals in view; zoom in.")
@@ -398,11 +413,12 @@ def annotation_accept_in_view(
     for row in rows:
         before = _content(row)
         row.status = Status.REJECTED if reject else Status.ACCEPTED
+        _adopt(ctx, row, pair)
         row.version += 1
         row.updated_at = now
         action = AnnotationEvent.Action.REJECT if reject else AnnotationEvent.Action.ACCEPT
         events.append(NewEvent(row.id, action, actor.id, row.version, before, _content(row)))
-    Annotation.objects.bulk_update(rows, ["status", "version", "updated_at"])
+    Annotation.objects.bulk_update(rows, ["author_id", "status", "version", "updated_at"])
     insert_annotations([], events)
     _broadcast_changes(ctx, rows)
     return [str(r.id) for r in rows]

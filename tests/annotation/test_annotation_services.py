@@ -153,12 +153,32 @@ def test_outsider_cannot_write_into_another_project(world):
         apply(world.outsider, [new_item(world)])
 
 
-def test_blind_history_hides_other_annotators_actions_on_proposals(world):
+def test_blind_mode_hides_which_proposals_another_annotator_decided_on(world):
+    from annotation.selectors.annotations import annotation_list_for_user, visibility_for
+
     proposal = new_item(world, source="model", task=None)
-    apply(world.manager, [proposal])
+    other = new_item(world, source="model", task=None, geometry=square(40, 40))
+    apply(world.manager, [proposal, other])
+    assert Annotation.objects.get(id=proposal["id"]).author_id is None  # the model's, not the manager's
     apply(world.ann1, [{"op": "accept", "id": proposal["id"], "version": 1}])
-    seen_by_ann2 = annotation_history_for_user(user=world.ann2, annotation_id=proposal["id"])
-    assert [e.action for e in seen_by_ann2] == []  # the create was the manager's, the accept ann1's
+    apply(world.ann1, [{"id": other["id"], "version": 1, "label_class": world.classes[1].id}])  # an edit decides too
+    assert set(Annotation.objects.filter(id__in=[proposal["id"], other["id"]]).values_list("author_id", flat=True)) == {
+        world.ann1.id}
+
+    def seen(user):
+        access = Access(project=world.project, role=world.project.memberships.get(user=user).role)
+        return {str(a.id): a.status for a in annotation_list_for_user(user=user, access=access)}, access
+
+    mine, _ = seen(world.ann1)
+    assert mine[proposal["id"]] == "accepted" and mine[other["id"]] == "edited"
+    theirs, access2 = seen(world.ann2)
+    assert proposal["id"] not in theirs and other["id"] not in theirs  # neither the row nor the decision
+    with pytest.raises(NotFound):
+        annotation_history_for_user(user=world.ann2, annotation_id=proposal["id"])
+    with pytest.raises((NotFound, PermissionDenied)):  # nor can they overwrite the decision
+        apply(world.ann2, [{"op": "reject", "id": proposal["id"], "version": 2}])
+    assert Annotation.objects.get(id=proposal["id"]).status == "accepted"
+    assert visibility_for(user=world.ann2, access=access2).own_only_user_id == world.ann2.id
     seen_by_manager = annotation_history_for_user(user=world.manager, annotation_id=proposal["id"])
     assert [e.action for e in seen_by_manager] == ["create", "accept"]
 
