@@ -1,11 +1,12 @@
 """Annotation read/write benchmark against PostgreSQL through the real HTTP server (uvicorn + config.asgi).
 
-Loads 1,000,000 five-vertex polygons on one slide pair into a dedicated database (`laypath_bench`, created
-if missing, reused on later runs), then measures the viewport query (~2,000 cells), the zoomed-out
-whole-slide query, bulk-upserting 10,000 annotations through the API, and (in process) a QuPath GeoJSON
-export of all rows when `annotation.exchange` is present.
+Loads 1,000,000 five-vertex polygons on one slide pair into a dedicated database (`laypath_bench_annotations`,
+created if missing, reused on later runs; rows are written tile by tile, as inference writes proposals), then
+measures through the HTTP server the viewport query (~2,000 cells), the zoomed-out whole-slide query,
+bulk-upserting 10,000 annotations, and the QuPath GeoJSON export of all rows; and, server-side only, the SQL
+execution time of the viewport and overview queries (EXPLAIN ANALYZE), so a loaded machine can be told apart.
 
-    .venv/bin/python benchmarks/annotations.py --json [--rows 1000000] [--requests 200]
+    .venv/bin/python benchmarks/annotations.py --json [--rows 1000000] [--requests 200] [--no-export]
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BENCH_DB = os.environ.get("BENCH_DB", "laypath_bench")
+BENCH_DB = os.environ.get("BENCH_DB", "laypath_bench_annotations")
+TILE = 2048
 PG = "postgres://postgres@127.0.0.1:5432"
 SLIDE_W, SLIDE_H = 120_000, 90_000
 
@@ -83,12 +85,23 @@ def world() -> dict:
     return {"user": user, "project": project, "pair": pair, "label": label, "task": task}
 
 
-def _copy_chunk(rows: int, w: dict, rng: random.Random) -> bytes:
+def _centres(total: int, rng: random.Random):
+    """`total` uniform centroids over the slide, yielded band by band and tile by tile (2,048 px)."""
+    bands = range(0, SLIDE_H, TILE)
+    done = 0
+    for k, y0 in enumerate(bands):
+        n = total - done if k == len(bands) - 1 else round(total * (min(y0 + TILE, SLIDE_H) - y0) / SLIDE_H)
+        done += n
+        pts = [(rng.uniform(20, SLIDE_W - 20), rng.uniform(max(y0, 20), min(y0 + TILE, SLIDE_H - 20))) for _ in range(n)]
+        pts.sort(key=lambda p: p[0] // TILE)
+        yield from pts
+
+
+def _copy_chunk(centres: list[tuple[float, float]], w: dict, rng: random.Random) -> bytes:
     out = io.StringIO()
     now = "2026-01-01 00:00:00+00"
     pid, pair_id, cls, uid = w["project"].id, w["pair"].id, w["label"].id, w["user"].id
-    for _ in range(rows):
-        cx, cy = rng.uniform(20, SLIDE_W - 20), rng.uniform(20, SLIDE_H - 20)
+    for cx, cy in centres:
         r = rng.uniform(3, 8)
         pts = [(round(cx + dx * r + rng.uniform(-1, 1), 1), round(cy + dy * r + rng.uniform(-1, 1), 1))
                for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
@@ -103,7 +116,7 @@ def _copy_chunk(rows: int, w: dict, rng: random.Random) -> bytes:
 
 
 def load(w: dict, target: int) -> int:
-    """Bulk-load polygons with COPY until the pair holds `target` rows."""
+    """Bulk-load polygons with COPY (tile by tile) when the pair holds fewer than `target` rows."""
     from django.db import connection
 
     from annotation.models import Annotation
@@ -112,37 +125,29 @@ def load(w: dict, target: int) -> int:
     if have >= target:
         log(f"{have} annotations already loaded")
         return have
-    rng = random.Random(have)
+    with connection.cursor() as cursor:  # a partial earlier load: start again (raw SQL, the ORM cascade is slow)
+        cursor.execute("DELETE FROM annotation_annotationevent e USING annotation_annotation a "
+                       "WHERE e.annotation_id = a.id AND a.pair_id = %s", [w["pair"].id])
+        cursor.execute("DELETE FROM annotation_annotation WHERE pair_id = %s", [w["pair"].id])
+    rng = random.Random(1)
     columns = ("id, project_id, pair_id, task_id, label_class_id, geom_type, geometry, min_x, min_y, max_x, max_y, cx, cy, "
                "source, author_id, model_version_id, confidence, status, weight, properties, version, is_deleted, "
                "created_at, updated_at")
-    start = time.perf_counter()
+    start, have, batch = time.perf_counter(), 0, []
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        while have < target:
-            n = min(100_000, target - have)
-            with raw.copy(f"COPY annotation_annotation ({columns}) FROM STDIN") as copy:
-                copy.write(_copy_chunk(n, w, rng))
-            have += n
-            log(f"loaded {have} ({time.perf_counter() - start:.0f} s)")
-        cursor.execute("ANALYZE annotation_annotation")
+        for centre in [*_centres(target, rng), None]:
+            if centre is not None:
+                batch.append(centre)
+            if len(batch) == 100_000 or (centre is None and batch):
+                with raw.copy(f"COPY annotation_annotation ({columns}) FROM STDIN") as copy:
+                    copy.write(_copy_chunk(batch, w, rng))
+                have += len(batch)
+                batch = []
+                log(f"loaded {have} ({time.perf_counter() - start:.0f} s)")
+        cursor.execute("VACUUM ANALYZE annotation_annotation" if connection.get_autocommit() else "ANALYZE annotation_annotation")
+        cursor.execute("ANALYZE annotation_densitycell")
     return have
-
-
-def cluster_by_tile(tile_px: int = 2048) -> None:
-    """Reorder the table tile by tile, as inference writes proposals (and annotators label a field at a time)."""
-    from django.db import connection
-
-    start = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS bench_tile_order ON annotation_annotation "
-            f"(pair_id, floor(cy / {tile_px}), floor(cx / {tile_px}))"
-        )
-        cursor.execute("CLUSTER annotation_annotation USING bench_tile_order")
-        cursor.execute("DROP INDEX bench_tile_order")
-        cursor.execute("ANALYZE annotation_annotation")
-    log(f"clustered by {tile_px} px tiles in {time.perf_counter() - start:.0f} s")
 
 
 def session_cookies(user) -> dict:
@@ -245,23 +250,52 @@ def bulk_upsert(client, w: dict, total: int, batch: int) -> float:
     return time.perf_counter() - start
 
 
-def export_seconds(w: dict) -> float | None:
-    """Stream every row of the pair as QuPath GeoJSON (in process: there is no export endpoint to call yet)."""
-    try:
-        from annotation.exchange.geojson import stream_feature_collection
-        from annotation.exchange.records import LabelRecord
-    except ImportError:
-        return None
-    from annotation.models import Annotation
+def export_over_http(client, w: dict) -> tuple[float, int, int]:
+    """Stream every visible row of the pair as QuPath GeoJSON from the export endpoint: seconds, bytes, features."""
+    start, size, features = time.perf_counter(), 0, 0
+    with client.stream("GET", f"/api/pairs/{w['pair'].id}/export/geojson/", timeout=600) as response:
+        response.raise_for_status()
+        tail = b""
+        for chunk in response.iter_bytes(1 << 20):
+            size += len(chunk)
+            features += (tail + chunk).count(b'{"type":"Feature"') - tail.count(b'{"type":"Feature"')
+            tail = chunk[-32:]
+    return time.perf_counter() - start, size, features
 
-    start = time.perf_counter()
-    rows = Annotation.objects.filter(pair=w["pair"], is_deleted=False).values_list(
-        "id", "geometry", "source", "status", "confidence").iterator(chunk_size=10_000)
-    records = (LabelRecord(id=str(r[0]), geometry=r[1], class_name="cell", class_color="#ff0000", source=r[2], status=r[3],
-                           confidence=r[4]) for r in rows)
-    size = sum(len(chunk) for chunk in stream_feature_collection(records))
-    log(f"export: {size / 1e6:.0f} MB")
-    return time.perf_counter() - start
+
+def sql_ms(sql: str, params: list) -> float:
+    """Server-side execution time of one statement (EXPLAIN ANALYZE), without HTTP, Python or the client."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, TIMING OFF) " + sql, params)
+        last = cursor.fetchall()[-1][0]
+    return float(last.split()[2])
+
+
+def server_side(w: dict, urls: list[str], overview_box: tuple[float, float, float, float]) -> dict:
+    """p50/p95 SQL execution time of the viewport statement (same boxes as over HTTP) and of the overview."""
+    from urllib.parse import parse_qs, urlparse
+
+    from annotation.selectors import annotations as sel
+    from annotation.selectors import overview
+
+    vis = sel.Visibility(project_id=w["project"].id)
+    viewport = []
+    for url in urls:
+        q = parse_qs(urlparse(url).query)
+        query = sel.ViewportQuery(w["pair"].id, *sel.parse_bbox(q["bbox"][0]), zoom=float(q["zoom"][0]))
+        where, params = sel._filters_sql(query, vis)
+        sql = (f"SELECT count(*), '[' || coalesce(string_agg({sel.FEATURE_SQL}, ','), '') || ']' FROM "
+               f"(SELECT {sel.FEATURE_COLUMNS} FROM annotation_annotation a WHERE {where} LIMIT %s) s")
+        viewport.append(sql_ms(sql, [*params, sel.MAX_FEATURES + 1]))
+    box = sel.ViewportQuery(w["pair"].id, *overview_box, zoom=120)
+    sql, params, _ = overview.grid_sql(box, vis, sel.DEFAULT_BINS)
+    ov = [sql_ms(sql, params) for _ in range(10)]
+    return {
+        "sql_viewport_p50_ms": round(pct(viewport, 0.5), 2), "sql_viewport_p95_ms": round(pct(viewport, 0.95), 2),
+        "sql_overview_p50_ms": round(pct(ov, 0.5), 2), "sql_overview_p95_ms": round(pct(ov, 0.95), 2),
+    }
 
 
 def main() -> None:
@@ -270,7 +304,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--no-export", action="store_true")
-    parser.add_argument("--cluster", action="store_true", help="store rows tile by tile (as inference writes them)")
     args = parser.parse_args()
     import httpx
 
@@ -278,8 +311,7 @@ def main() -> None:
     setup_django()
     w = world()
     rows = load(w, args.rows)
-    if args.cluster:
-        cluster_by_tile()
+    load_before = os.getloadavg()[0]
     # ~2,000 cells: the loaded density is rows / (W*H); pick a square side that holds ~2,000 of them
     side = (2000 * SLIDE_W * SLIDE_H / rows) ** 0.5
     cookies = session_cookies(w["user"])
@@ -294,39 +326,44 @@ def main() -> None:
             urls = viewport_urls(w["pair"].id, args.requests, side, 2.0, 1)
             vp_times, vp_bodies = time_gets(client, urls)
             log(f"viewport p50 {pct(vp_times, 0.5):.1f} ms p95 {pct(vp_times, 0.95):.1f} ms")
-            # cold: each whole-slide request differs by a pixel, so none is answered from the 15 s overview cache
-            cold = [f"/api/annotations/?pair={w['pair'].id}&bbox=0,0,{SLIDE_W - k},{SLIDE_H}&zoom=120" for k in range(20)]
-            ov_times, ov_bodies = time_gets(client, cold)
-            log(f"overview (cold) p95 {pct(ov_times, 0.95):.1f} ms")
-            cached, _ = time_gets(client, [cold[-1]] * 30)
+            # each whole-slide request differs by a pixel (nothing is cached on this path anyway)
+            whole = [f"/api/annotations/?pair={w['pair'].id}&bbox=0,0,{SLIDE_W - k},{SLIDE_H}&zoom=120" for k in range(50)]
+            ov_times, ov_bodies = time_gets(client, whole)
+            log(f"overview p95 {pct(ov_times, 0.95):.1f} ms")
             upsert_s = bulk_upsert(client, w, 10_000, 1000)
             log(f"bulk upsert 10k: {upsert_s:.2f} s")
+            export = None if args.no_export else export_over_http(client, w)
+            if export:
+                log(f"export: {export[0]:.1f} s, {export[1] / 1e6:.0f} MB, {export[2]} features")
     finally:
         proc.terminate()
         proc.wait(20)
         from annotation.models import Annotation
 
         Annotation.objects.filter(pair=w["pair"], source="human").delete()  # keep the loaded set as it was
+    sql = server_side(w, urls[:50], (0, 0, SLIDE_W, SLIDE_H))
     result = {
         "annotations": rows,
-        "row_order": "tile" if args.cluster else "random",
+        "row_order": "tile",
+        "load_avg_1m_start": load_before,
         "baseline_request_p50_ms": round(pct(baseline, 0.5), 2),
         "viewport_side_px": round(side),
         "viewport_mode": vp_bodies[0]["mode"],
         "viewport_mean_count": round(statistics.mean(b["count"] for b in vp_bodies)),
         "viewport_p50_ms": round(pct(vp_times, 0.5), 2),
         "viewport_p95_ms": round(pct(vp_times, 0.95), 2),
-        "viewport_orm_reference_p95_ms": round(orm_reference_ms(w, urls[:20]), 2),
+        "viewport_orm_reference_p95_ms": round(orm_reference_ms(w, urls[:10]), 2),
         "overview_mode": ov_bodies[0]["mode"],
+        "overview_cells": len(ov_bodies[0]["cells"]),
         "overview_p50_ms": round(pct(ov_times, 0.5), 2),
         "overview_p95_ms": round(pct(ov_times, 0.95), 2),
-        "overview_cached_p95_ms": round(pct(cached, 0.95), 2),
         "bulk_upsert_10k_s": round(upsert_s, 3),
-        "export_1m_s": None if args.no_export else export_seconds(w),
-        "load_avg_1m": os.getloadavg()[0],
+        "export_1m_s": round(export[0], 2) if export else None,
+        "export_mb": round(export[1] / 1e6) if export else None,
+        "export_features": export[2] if export else None,
+        **sql,
+        "load_avg_1m_end": os.getloadavg()[0],
     }
-    if result["export_1m_s"] is not None:
-        result["export_1m_s"] = round(result["export_1m_s"], 2)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 
 

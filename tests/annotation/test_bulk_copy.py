@@ -1,0 +1,29 @@
+"""New annotations written by COPY keep every value exactly (escaping, numbers, nulls), as the ORM would."""
+
+import pytest
+
+from annotation.models import Annotation, AnnotationEvent
+from tests.annotation.conftest import new_item, square
+from tests.annotation.test_annotation_services import apply
+
+pytestmark = pytest.mark.django_db
+
+
+def test_copied_rows_and_events_keep_every_value(world):
+    tricky = {"note": 'back\\slash "quoted"\ttab\nnewline ünïcode', "n": 1e-7, "nested": {"k": [1, None, True]}}
+    items = [
+        new_item(world, geometry=square(10.125, 20.5), properties=tricky, confidence=0.1, source="model"),
+        new_item(world, label_class=None, task=None),
+    ]
+    result = apply(world.manager, items)
+    assert [r["result"] for r in result["results"]] == ["created", "created"]
+    row = Annotation.objects.get(id=items[0]["id"])
+    assert row.properties == tricky and row.confidence == 0.1 and row.source == "model" and row.status == "proposed"
+    assert row.min_x == 10.125 and row.max_y == 30.5 and row.author_id is None and row.version == 1  # a proposal
+    assert row.created_at is not None and row.updated_at is not None and not row.is_deleted
+    bare = Annotation.objects.get(id=items[1]["id"])
+    assert bare.label_class_id is None and bare.task_id is None and bare.confidence is None and bare.properties == {}
+    assert bare.author_id == world.manager.id and bare.source == "human" and bare.status == "none"
+    event = AnnotationEvent.objects.get(annotation=row)
+    assert event.action == "create" and event.before is None and event.after["properties"] == tricky
+    assert result["results"][0]["annotation"] == {**event.after, "version": 1}
