@@ -275,7 +275,7 @@ def platform_writes(result, repeats: int = 2) -> dict:
         rows = Task.objects.bulk_create([Task(project=project, pair=pair, region=box, min_x=0, min_y=0, max_x=1, max_y=1)
                                          for _ in result.arrays.task_ids])
         tid = {key: row.id for key, row in zip(result.arrays.task_ids, rows, strict=True)}
-        times, cpu = [], []
+        times, cpu, steps = [], [], []
         for _ in range(repeats):
             t0, c0 = time.perf_counter(), time.process_time()
             cl = consensus_labels(result)
@@ -284,16 +284,23 @@ def platform_writes(result, repeats: int = 2) -> dict:
                                                      cl.y.tolist(), cl.polygons, cl.support.tolist(), strict=True)]
             entries = [replace(e, task_id=tid[e.task_id]) for e in _queue_entries(result)]
             prios = {tid[p.task_id]: p.priority for p in task_priorities(result)}
+            marks = [time.perf_counter()]
             with transaction.atomic():
                 written = consensus_replace(project_id=project.id, labels=labels)
+                marks.append(time.perf_counter())
                 queued = review_queue_replace(project_id=project.id, entries=entries, generation=1)
+                marks.append(time.perf_counter())
                 task_priorities_record(priorities=prios)
                 agreement_snapshot_record(project_id=project.id, cells=result.arrays.n_cells, open_reviews=queued)
+                marks.append(time.perf_counter())
+            marks.append(time.perf_counter())
+            steps.append(dict(zip(("prepare", "consensus_replace", "queue_replace", "priorities", "commit"),
+                                  np.round(np.diff([t0, *marks]), 2).tolist(), strict=True)))
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-            log(f"platform writes: {written} consensus rows, {queued} queue items: {times[-1]:.1f}s wall")
+            log(f"platform writes: {written} consensus rows, {queued} queue items: {times[-1]:.1f}s wall {steps[-1]}")
         return {"platform_write_s": [round(t, 2) for t in times], "platform_write_cpu_s": [round(c, 2) for c in cpu],
-                "platform_consensus_rows": written, "platform_queue_rows": queued}
+                "platform_consensus_rows": written, "platform_queue_rows": queued, "platform_steps_s": steps}
     finally:
         connections.close_all()
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:

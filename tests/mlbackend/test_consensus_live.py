@@ -82,3 +82,24 @@ def test_resolving_an_item_is_pushed(labelled, user_factory, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         review_resolve(item=item, actor=reviewer, action="dismiss")
     assert _next_review_event(channel) == {"project": fx.project.id, "resolved": item.id}
+
+
+def test_a_rebuild_keeps_unchanged_consensus_rows_and_replaces_changed_ones(labelled, django_capture_on_commit_callbacks):  # noqa: F811
+    from annotation.models import Annotation
+    from mlbackend.pipelines.consensus import consensus_rebuild
+
+    fx, tasks, (good1, good2, poor), _ = labelled
+    with django_capture_on_commit_callbacks(execute=False):
+        consensus_rebuild(project_id=fx.project.id)
+        first = set(Annotation.objects.filter(project=fx.project, source="consensus").values_list("id", flat=True))
+        consensus_rebuild(project_id=fx.project.id)
+        again = set(Annotation.objects.filter(project=fx.project, source="consensus").values_list("id", flat=True))
+        assert first and again == first  # nothing changed: no row rewritten
+        for user in (good1, good2, poor):  # a new cell everyone agrees on
+            _point(fx, tasks[0], user, 990.0, 20.0, "podocyte")
+        consensus_rebuild(project_id=fx.project.id)
+    now = Annotation.objects.filter(project=fx.project, source="consensus")
+    assert now.filter(cx__gt=980, cy__lt=30, label_class__name="podocyte").count() == 1
+    ids = set(now.values_list("id", flat=True))
+    kept = len(ids & first)
+    assert 0 < kept < len(ids)
