@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,12 +46,13 @@ def child_ours(spec: dict) -> dict:
     from mlbackend.engine.registration import register_pair
 
     he, ifs = readers(spec, cached=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = register_pair(he, ifs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     misses = sum(getattr(r, "misses", 0) for r in (he, ifs))
     return {"transform": res.transform.to_dict(), "status": res.status, "reason": res.reason,
-            "metrics": res.metrics, "seconds": round(seconds, 2), "peak_mb": round(peak_mb(), 1),
+            "metrics": res.metrics, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+            "load_avg": round(os.getloadavg()[0], 1), "peak_mb": round(peak_mb(), 1),
             "uncached_reads": misses}
 
 
@@ -66,7 +68,8 @@ def evaluate_ours(spec: dict) -> dict:
     lm = landmarks(spec)
     row = score(SlideTransform.from_dict(res["transform"]).map_points(lm.he), lm)
     m = res["metrics"]
-    row.update(status=res["status"], reason=res["reason"], seconds=res["seconds"], peak_mb=res["peak_mb"],
+    row.update(status=res["status"], reason=res["reason"], seconds=res["seconds"], cpu_seconds=res["cpu_seconds"],
+               load_avg=res["load_avg"], peak_mb=res["peak_mb"],
                residual_um_estimate=m.get("residual_um"), coarse_method=m.get("coarse_method"),
                uncached_reads=res.get("uncached_reads", 0))
     return row
@@ -85,6 +88,7 @@ def summarise(rows: list[dict]) -> dict:
         "median_rtre": float(f"{np.median([r['median_rtre'] for r in done]):.3e}"),
         "robustness": round(float(np.mean([r["robustness"] for r in done])), 4),
         "seconds_largest_pair": largest["seconds"],
+        "cpu_seconds_largest_pair": largest.get("cpu_seconds"),
         "largest_pair": largest["pair"],
         "peak_mb": round(float(max(r["peak_mb"] for r in done)), 1),
         "failed_pairs": [r["pair"] for r in rows if "median_error_um" not in r],

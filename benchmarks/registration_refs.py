@@ -76,19 +76,20 @@ def evaluate_reference(method: str, spec: dict) -> dict:
     if "error" in res:
         return res
     row = score(np.asarray(res["pred_if"], dtype=np.float64).reshape(-1, 2), lm)
-    row.update(seconds=res["seconds"], peak_mb=res["peak_mb"], venv=py.parent.parent.name)
+    row.update(seconds=res["seconds"], cpu_seconds=res.get("cpu_seconds"), load_avg=res.get("load_avg"),
+               peak_mb=res["peak_mb"], venv=py.parent.parent.name)
     return row
 
 
 PALOM_SCRIPT = r'''
-import json, resource, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 import numpy as np, dask.array as da, cv2
 import palom
 w = Path(sys.argv[1])
 he, mv = np.load(w / "he_nuc.npy"), np.load(w / "if_nuc.npy")
 lm = np.load(w / "landmarks_he.npy")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 def thumb(a, f):
     return cv2.resize(a, (max(1, a.shape[1] // f), max(1, a.shape[0] // f)), interpolation=cv2.INTER_AREA)
 f = 1
@@ -110,18 +111,19 @@ m = np.linalg.inv(mxs[r * ncols + c])  # palom's matrices map IF px -> H&E px (c
 pred = np.einsum("nij,nj->ni", m[:, :2, :], np.stack([x, y, np.ones_like(x)], 1))
 sec = time.perf_counter() - t0
 print(json.dumps({"pred_if": pred.tolist(), "seconds": round(sec, 2),
+                  "cpu_seconds": round(time.process_time() - c0, 2), "load_avg": round(os.getloadavg()[0], 1),
                   "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 '''
 
 ELASTIX_SCRIPT = r'''
-import json, resource, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 import numpy as np, itk
 w = Path(sys.argv[1])
 he, mv = np.load(w / "he_nuc.npy"), np.load(w / "if_nuc.npy")
 meta = json.loads((w / "meta.json").read_text())
 lm = np.load(w / "landmarks_he.npy")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 def shrink(a, f):
     h, w_ = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:h, :w_].reshape(h // f, f, w_ // f, f).mean(axis=(1, 3)).astype(np.float32)
@@ -149,5 +151,6 @@ def samp(k):
 pred = np.stack([lm[:, 0] + samp(0), lm[:, 1] + samp(1)], 1)
 sec = time.perf_counter() - t0
 print(json.dumps({"pred_if": pred.tolist(), "seconds": round(sec, 2),
+                  "cpu_seconds": round(time.process_time() - c0, 2), "load_avg": round(os.getloadavg()[0], 1),
                   "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 '''

@@ -160,7 +160,7 @@ def mapped_grid(t: SlideTransform, x0: float, y0: float, ds: float, w: int, h: i
 
 def _if_block(view: SlideView, t: SlideTransform, x0: float, y0: float, ds_he: float, ds_if: float,
               block: int, nuc: int, af: int | None, max_px: int) -> np.ndarray:
-    qx, qy = mapped_grid(t, x0, y0, ds_he, block, block)
+    qx, qy = mapped_grid(t, x0, y0, ds_he, block, block, sub=8)
     lvl = view.level_for(ds_if)
     lds = view.level_ds[lvl]
     qx, qy = (qx + 0.5) / lds - 0.5, (qy + 0.5) / lds - 0.5
