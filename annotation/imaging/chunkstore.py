@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _MAGIC = b"LPC1"
 _HEADER = 16  # magic + h, w, c as little-endian uint32
+_MIN_SHARED_BYTES = 16 << 20
 
 
 class RenderedChunkCache:
@@ -48,6 +49,15 @@ class RenderedChunkCache:
         self._computing: dict[tuple, list] = {}  # key -> [lock, waiters] while a thread computes it
         self.shared_dir = _usable_dir(shared_dir) if shared_dir and shared_max_bytes > 0 else None
         self.shared_max_bytes = shared_max_bytes
+        if self.shared_dir is not None:
+            # a small /dev/shm (Docker's default is 64 MB): use at most half of its free space
+            st = os.statvfs(self.shared_dir)
+            cap = st.f_bavail * st.f_frsize // 2
+            self.shared_max_bytes = min(shared_max_bytes, cap)
+            if cap < min(shared_max_bytes, _MIN_SHARED_BYTES):
+                logger.warning("shared chunk store %s: too little free space, not used", self.shared_dir)
+                self.shared_dir = None
+        self._write_failed = False
         self._written = 0
         self.hits = self.shared_hits = self.misses = 0
 
@@ -174,7 +184,9 @@ class RenderedChunkCache:
                 fh.write(np.ascontiguousarray(value).data)
             os.replace(tmp, path)
         except OSError:
-            logger.warning("shared chunk store write failed", exc_info=True)
+            if not self._write_failed:  # once per process: a full RAM disk would otherwise log every tile
+                logger.warning("shared chunk store write failed", exc_info=True)
+                self._write_failed = True
             try:
                 os.unlink(tmp)
             except OSError:

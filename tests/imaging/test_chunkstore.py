@@ -15,7 +15,9 @@ from annotation.imaging.readers import open_slide
 from annotation.imaging.render import ChannelSetting, RenderSettings, composite
 from tests.imaging.test_overlay import known_transform
 
-SETTINGS = RenderSettings.of([ChannelSetting(0, "00ff00", 3000, 62000), ChannelSetting(2, "ff00ff", 1000, 50000, 0.8)])
+SETTINGS = RenderSettings.of(
+    [ChannelSetting(0, "00ff00", 3000, 62000), ChannelSetting(2, "ff00ff", 1000, 50000, 0.8)]
+)
 
 
 def test_region_from_cached_chunks_equals_direct_composite(ome16: Path, tmp_path: Path) -> None:
@@ -33,10 +35,23 @@ def test_overlay_tile_is_identical_with_and_without_the_chunk_cache(ome16: Path,
     geometry = DeepZoomGeometry(1024, 1024, 256, 0)
     cache = RenderedChunkCache(64 << 20, str(tmp_path / "shared"))
     with open_slide(ome16) as reader:
-        for level, col, row in [(geometry.max_level, 1, 1), (geometry.max_level, 3, 2), (geometry.max_level - 2, 0, 0)]:
+        for level, col, row in [
+            (geometry.max_level, 1, 1),
+            (geometry.max_level, 3, 2),
+            (geometry.max_level - 2, 0, 0),
+        ]:
             plain = render_overlay_tile(geometry, reader, known_transform(), level, col, row, "png", SETTINGS)
             cached = render_overlay_tile(
-                geometry, reader, known_transform(), level, col, row, "png", SETTINGS, chunks=cache, source="s"
+                geometry,
+                reader,
+                known_transform(),
+                level,
+                col,
+                row,
+                "png",
+                SETTINGS,
+                chunks=cache,
+                source="s",
             )
             assert cached.data == plain.data
 
@@ -89,3 +104,17 @@ def test_no_shared_store_for_a_directory_others_can_write(tmp_path: Path) -> Non
     shared.mkdir(mode=0o777)
     os.chmod(shared, 0o777)
     assert RenderedChunkCache(1 << 20, str(shared)).shared_dir is None
+
+
+def test_shared_store_fits_a_small_ram_disk(tmp_path: Path, monkeypatch) -> None:
+    class Small:
+        f_bavail, f_frsize = 8 << 10, 4096  # 32 MB free
+
+    class Tiny:
+        f_bavail, f_frsize = 1 << 10, 4096  # 4 MB free
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Small)
+    cache = RenderedChunkCache(1 << 20, str(tmp_path / "a"), shared_max_bytes=256 << 20)
+    assert cache.shared_dir is not None and cache.shared_max_bytes == 16 << 20
+    monkeypatch.setattr(os, "statvfs", lambda path: Tiny)
+    assert RenderedChunkCache(1 << 20, str(tmp_path / "b"), shared_max_bytes=256 << 20).shared_dir is None
