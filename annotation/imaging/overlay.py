@@ -29,36 +29,15 @@ DEFAULT_MESH_STEP = 8
 _MARGIN = 2
 
 
-def map_tile_grid(
-    transform: SlideTransform, x0: float, y0: float, scale: float, w: int, h: int, mesh_step: int = DEFAULT_MESH_STEP
-) -> tuple[np.ndarray, np.ndarray]:
-    """IF level-0 coordinates (h, w) of the centres of output pixels of a tile at (x0, y0) in its level.
-
-    The transform is evaluated exactly on a mesh with a node every ``mesh_step`` output px (plus one
-    node beyond each edge) and upsampled with ``cv2.resize``; resizing by an integer factor puts
-    output pixel j exactly between its two mesh nodes, so this is plain bilinear interpolation.
-    """
-    s = mesh_step
-    mx_n, my_n = -(-w // s) + 2, -(-h // s) + 2
-    kx = (np.arange(mx_n) - 1 + 0.5) * s - 0.5  # output-px position of mesh node i is node (i - 1)
-    ky = (np.arange(my_n) - 1 + 0.5) * s - 0.5
-    gx, gy = np.meshgrid((x0 + kx + 0.5) * scale - 0.5, (y0 + ky + 0.5) * scale - 0.5)
-    qx, qy = transform.map_grid(gx, gy)
-    out = []
-    for q in (qx, qy):
-        origin = float(q.mean())  # resize residuals in float32 without losing sub-pixel precision
-        up = cv2.resize((q - origin).astype(np.float32), (mx_n * s, my_n * s), interpolation=cv2.INTER_LINEAR)
-        out.append(up[s : s + h, s : s + w].astype(np.float64) + origin)
-    return out[0], out[1]
-
-
 def _level_maps(
     transform: SlideTransform, x0: float, y0: float, scale: float, w: int, h: int, kx: float, ky: float, mesh_step: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """float32 remap maps in IF *level* pixels (``k`` = level px per level-0 px) for a (h, w) output grid.
 
-    Same mesh and bilinear upsampling as ``map_tile_grid``, with the level conversion applied on the
-    coarse mesh, so the full-size maps come straight out of ``cv2.resize`` in the dtype remap wants.
+    The transform is evaluated exactly on a mesh with a node every ``mesh_step`` output px (plus one
+    node beyond each edge), converted to level px there, and upsampled with ``cv2.resize``: resizing by
+    an integer factor puts output pixel j exactly between its two mesh nodes, so this is plain bilinear
+    interpolation of a smooth map, and the full-size maps come out in the dtype remap wants.
     """
     s = mesh_step
     mx_n, my_n = -(-w // s) + 2, -(-h // s) + 2
