@@ -125,26 +125,29 @@ def consensus_replace(*, project_id: int, labels: list[ConsensusLabel]) -> int:
             continue
         kind, geometry, x0, y0, x1, y1, cx, cy = _consensus_geometry(lab)
         p = round(float(lab.posterior), 2)  # 2 decimals: a refit's tiny posterior shifts leave the row as it is
-        row = [uuid.uuid4(), project_id, pairs[lab.task_id], lab.task_id, classes[lab.class_name], kind,
-               json.dumps(geometry), x0, y0, x1, y1, cx, cy, consensus, p, p, int(lab.support)]
-        key = hashlib.blake2b("\t".join(map(str, row[2:])).encode(), digest_size=10).hexdigest()
-        row[16] = json.dumps({"support": row[16], "key": key})
-        rows.append(tuple(row))
-        keys.append(key)
+        row = (pairs[lab.task_id], lab.task_id, classes[lab.class_name], kind, geometry, x0, y0, x1, y1, cx, cy,
+               p, int(lab.support))
+        text = repr(row[:4] + row[5:]) + (json.dumps(geometry) if kind == "Polygon" else "")
+        rows.append(row)
+        keys.append(hashlib.blake2b(text.encode(), digest_size=10).hexdigest())
     wanted = Counter(keys)
     stale = []
-    existing = Annotation.objects.filter(project_id=project_id, source=consensus).values_list("id", "properties__key")
-    for ann_id, key in existing.iterator(chunk_size=20_000):
-        if wanted.get(key, 0) > 0:
-            wanted[key] -= 1
-        else:
-            stale.append(ann_id)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id, properties ->> 'key' FROM {Annotation._meta.db_table} "  # noqa: S608 (model table)
+                    "WHERE project_id = %s AND source = %s", [project_id, consensus])
+        for ann_id, key in cur.fetchall():
+            if wanted.get(key, 0) > 0:
+                wanted[key] -= 1
+            else:
+                stale.append(ann_id)
     _delete_annotations(stale)
     fresh = []
     for row, key in zip(rows, keys, strict=True):
         if wanted.get(key, 0) > 0:
             wanted[key] -= 1
-            fresh.append(row)
+            pair, task, cls, kind, geometry, x0, y0, x1, y1, cx, cy, p, support = row
+            fresh.append((uuid.uuid4(), project_id, pair, task, cls, kind, json.dumps(geometry), x0, y0, x1, y1, cx,
+                          cy, consensus, p, p, json.dumps({"support": support, "key": key})))
     if connection.vendor == "postgresql":
         _copy_rows(fresh)
     else:
