@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ from annotation.models import (
 )
 from annotation.selectors.annotations import Visibility, visibility_for
 from annotation.selectors.projects import Access, user_role
-from annotation.services.annotations_copy import NewEvent, NewRow, insert_annotations
+from annotation.services.annotations_copy import NewEvent, NewRow, insert_annotations, locked_rows
 
 logger = logging.getLogger(__name__)
 MAX_BULK_ITEMS = 1000
@@ -292,19 +292,10 @@ def _check_items(items: list[BulkItem]) -> None:
             raise InvalidInput(f"op must be one of {', '.join(OPS)}.")
 
 
-def _locked_rows(ids: list[uuid.UUID]) -> list[Annotation]:
-    """The existing rows among `ids`, locked in id order (one array parameter on PostgreSQL: compiling an
-    IN list of 1,000 placeholders costs more than the query)."""
-    if connection.vendor == "postgresql":
-        sql = f"SELECT * FROM {Annotation._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
-        return list(Annotation.objects.raw(sql, [ids]))
-    return list(Annotation.objects.select_for_update().filter(id__in=ids).order_by("id"))
-
-
 @transaction.atomic
 def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID | None) -> dict:
     ctx = _Ctx(actor=actor)
-    rows = {r.id: r for r in _locked_rows([i.id for i in items])}
+    rows = {r.id: r for r in locked_rows([i.id for i in items])}
     results, conflicts, creates, updates, events = [], [], [], [], []
     now = timezone.now()
     for index, item in enumerate(items):
