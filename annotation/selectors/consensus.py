@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from annotation.models import Annotation, AnnotatorQuality, Assignment, Membership, ReviewItem, Role, Task
 from annotation.selectors.projects import REVIEWERS, project_get_for_user
@@ -51,7 +51,8 @@ def _ring(geometry: dict) -> tuple[tuple[float, float], ...] | None:
 
 
 def consensus_inputs(*, project_id: int, model_version_id: int | None) -> list[TaskInputs]:
-    """Human labels of every task with submitted work, plus the model's cells of the given version."""
+    """Annotators' labels of every task with submitted work (their own, and model proposals they accepted or
+    edited), plus the model's cells of the given version."""
     tasks = list(
         Task.objects.filter(project_id=project_id, kind__in=[Task.Kind.ANNOTATE, Task.Kind.REVIEW])
         .exclude(status=Task.Status.ARCHIVED)
@@ -64,9 +65,10 @@ def consensus_inputs(*, project_id: int, model_version_id: int | None) -> list[T
     ).values_list("task_id", "annotator_id"):
         submitted.setdefault(task_id, set()).add(user_id)
     labels: dict[int, list[LabelRow]] = {}
-    rows = Annotation.objects.filter(
-        project_id=project_id, source=Annotation.Source.HUMAN, is_deleted=False, label_class__isnull=False,
-        author__isnull=False, task__isnull=False,
+    adopted = Q(source=Annotation.Source.MODEL, status__in=[Annotation.Status.ACCEPTED, Annotation.Status.EDITED])
+    rows = Annotation.objects.filter(  # an annotator's own labels and the proposals they accepted or fixed
+        Q(source=Annotation.Source.HUMAN) | adopted,
+        project_id=project_id, is_deleted=False, label_class__isnull=False, author__isnull=False, task__isnull=False,
     ).values_list("id", "task_id", "author_id", "label_class__name", "cx", "cy", "geometry", "created_at")
     for aid, task_id, author, cls, cx, cy, geometry, created in rows.iterator(chunk_size=5000):
         labels.setdefault(task_id, []).append(

@@ -210,3 +210,22 @@ def test_annotators_label_inside_their_tasks_field_of_view(world):
     with pytest.raises(InvalidGeometry, match="field of view"):
         apply(world.ann1, [new_item(world, geometry=point(6000, 6000))])  # the task covers 0..5000
     apply(world.manager, [new_item(world, geometry=point(6000, 6000))])  # managers are not held to it
+
+
+def test_accepted_and_fixed_proposals_count_as_the_annotators_labels_in_consensus(world):
+    from annotation.models import Assignment
+    from annotation.selectors.consensus import consensus_inputs
+
+    accepted = new_item(world, source="model", geometry=point(20, 20))
+    fixed = new_item(world, source="model", geometry=point(60, 60))
+    rejected = new_item(world, source="model", geometry=point(90, 90))
+    apply(world.manager, [accepted, fixed, rejected])
+    apply(world.ann1, [{"op": "accept", "id": accepted["id"], "version": 1},
+                       {"id": fixed["id"], "version": 1, "label_class": world.classes[1].id},
+                       {"op": "reject", "id": rejected["id"], "version": 1}])
+    Assignment.objects.filter(task=world.task, annotator=world.ann1).update(status=Assignment.Status.SUBMITTED)
+    (task,) = [t for t in consensus_inputs(project_id=world.project.id, model_version_id=None) if t.task_id == world.task.id]
+    by_id = {lab.id: lab for lab in task.labels}
+    assert set(by_id) == {accepted["id"], fixed["id"]}
+    assert {lab.author_id for lab in by_id.values()} == {world.ann1.id}
+    assert by_id[fixed["id"]].class_name == world.classes[1].name
