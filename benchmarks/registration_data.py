@@ -36,7 +36,21 @@ def log(msg: str) -> None:
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak RSS (MB): VmHWM of its own address space.
+
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark into a forked and exec'd child, so a
+    child of a big parent would report the parent's peak."""
+    return _vmhwm_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _vmhwm_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
 
 
 # --------------------------------------------------------------------------------------------- pairs
@@ -85,11 +99,13 @@ class SceneSlide:
         self.mpp = scene.mpp_he if modality == "he" else scene.mpp_if
         self.channel_names = ("R", "G", "B") if modality == "he" else CHANNELS
 
-    def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+    def read_region(self, level: int, x: int, y: int, w: int, h: int,
+                    channels: tuple[int, ...] | None = None) -> np.ndarray:
         d = self.level_downsamples[level]
         if self.modality == "he":
             return self.scene.render_he(x * d, y * d, w, h, d)
-        return np.moveaxis(self.scene.render_if(x * d, y * d, w, h, d), 0, -1)
+        names = None if channels is None else tuple(self.channel_names[c] for c in channels)
+        return np.moveaxis(self.scene.render_if(x * d, y * d, w, h, d, channels=names), 0, -1)
 
 
 class RegionCache:
@@ -107,15 +123,23 @@ class RegionCache:
         self.mpp, self.channel_names = inner.mpp, inner.channel_names
         self.misses = 0
 
-    def read_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
-        f = self.folder / f"{level}_{x}_{y}_{w}_{h}.npy"
+    def read_region(self, level: int, x: int, y: int, w: int, h: int,
+                    channels: tuple[int, ...] | None = None) -> np.ndarray:
+        """A stored region (only ``channels``, as a planar reader would); missing ones are rendered and stored."""
+        tag = "" if channels is None else "_c" + "-".join(map(str, channels))
+        f = self.folder / f"{level}_{x}_{y}_{w}_{h}{tag}.npy"
         if f.exists():
             try:
                 return np.load(f)
             except (ValueError, OSError, EOFError):  # a write cut short by an interrupted run
                 f.unlink()
-        self.misses += 1
-        out = np.ascontiguousarray(self.inner.read_region(level, x, y, w, h))
+        full = self.folder / f"{level}_{x}_{y}_{w}_{h}.npy"
+        if channels is not None and full.exists():  # cut from a stored all-channel region: no rendering
+            out = np.ascontiguousarray(np.load(full)[..., list(channels)])
+        else:
+            self.misses += 1
+            out = np.ascontiguousarray(self.inner.read_region(level, x, y, w, h, channels=channels)
+                                       if channels is not None else self.inner.read_region(level, x, y, w, h))
         tmp = f.with_suffix(".tmp.npy")
         np.save(tmp, out)
         tmp.replace(f)  # atomic: concurrent or interrupted runs never see half a file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Sequence
@@ -87,14 +88,34 @@ def read_block(view: SlideView, level: int, x: int, y: int, w: int, h: int, max_
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, lw), min(y + h, lh)
     if x1 <= x0 or y1 <= y0:
         return np.full((h, w, len(channels) if channels else max(len(view.channel_names), 1)), fill, np.float32)
-    part = _as_hwc(view.reader.read_region(level, x0, y0, x1 - x0, y1 - y0))
+    subset = channels is not None and len(channels) < len(view.channel_names) and _takes_channels(view.reader)
+    if subset:  # planar readers (OME-TIFF) then read only these channels' planes
+        part = _as_hwc(view.reader.read_region(level, x0, y0, x1 - x0, y1 - y0, channels=tuple(channels)))
+    else:
+        part = _as_hwc(view.reader.read_region(level, x0, y0, x1 - x0, y1 - y0))
     part = part[: y1 - y0, : x1 - x0]
-    part = (part[:, :, list(channels)] if channels is not None else part).astype(np.float32)
+    if channels is not None and not (subset and part.shape[2] == len(channels)):
+        part = part[:, :, list(channels)]
+    part = part.astype(np.float32)
     if (x0, y0, x1, y1) == (x, y, x + w, y + h) and part.shape[:2] == (h, w):
         return part
     out = np.full((h, w, part.shape[2]), fill, np.float32)
     out[y0 - y : y0 - y + part.shape[0], x0 - x : x0 - x + part.shape[1]] = part
     return out
+
+
+def _takes_channels(reader: SlideReader) -> bool:
+    """Whether ``reader.read_region`` accepts ``channels=`` (the project's readers do; the protocol does not need it)."""
+    key = type(reader)
+    if key not in _TAKES_CHANNELS:
+        try:
+            _TAKES_CHANNELS[key] = "channels" in inspect.signature(reader.read_region).parameters
+        except (TypeError, ValueError):
+            _TAKES_CHANNELS[key] = False
+    return _TAKES_CHANNELS[key]
+
+
+_TAKES_CHANNELS: dict[type, bool] = {}
 
 
 def read_downsampled(view: SlideView, downsample: float, max_px: int,

@@ -19,7 +19,8 @@ class SlideReader(Protocol):
     """The little the engine needs from a slide: pyramid geometry, pixel size, channels, regions.
 
     ``read_region(level, x, y, w, h)`` takes ``x, y, w, h`` in pixels of ``level`` (as
-    ``annotation.imaging`` readers do) and returns ``(h, w)`` or ``(h, w, channels)``. The geometry may
+    ``annotation.imaging`` readers do) and returns ``(h, w)`` or ``(h, w, channels)``; a reader whose
+    ``read_region`` also takes ``channels=`` (those readers do) is asked only for the channels used. The geometry may
     also sit on a ``.info`` object (``annotation.imaging.SlideInfo``: ``mpp_x``/``mpp_y``).
     """
 
