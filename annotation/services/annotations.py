@@ -38,7 +38,13 @@ from annotation.models import (
 )
 from annotation.selectors.annotations import Visibility, visibility_for
 from annotation.selectors.projects import Access, user_role
-from annotation.services.annotations_copy import NewEvent, NewRow, insert_annotations, locked_rows
+from annotation.services.annotations_copy import (
+    NewEvent,
+    NewRow,
+    insert_annotations,
+    locked_rows,
+    update_annotations,
+)
 
 logger = logging.getLogger(__name__)
 MAX_BULK_ITEMS = 1000
@@ -336,7 +342,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
             extra={"conflicts": conflicts, "current": conflicts[0]["current"]},
         )
     if updates:
-        Annotation.objects.bulk_update(updates, list(MUTABLE))
+        update_annotations(updates, list(MUTABLE))
     insert_annotations(creates, events)
     _broadcast_changes(ctx, creates + updates)
     response = {"results": results, "replayed": False}
@@ -409,7 +415,7 @@ def annotation_accept_in_view(
         row.updated_at = now
         action = AnnotationEvent.Action.REJECT if reject else AnnotationEvent.Action.ACCEPT
         events.append(NewEvent(row.id, action, actor.id, row.version, before, _content(row)))
-    Annotation.objects.bulk_update(rows, ["author_id", "status", "version", "updated_at"])
+    update_annotations(rows, ["author_id", "status", "version", "updated_at"])
     insert_annotations([], events)
     _broadcast_changes(ctx, rows)
     return [str(r.id) for r in rows]

@@ -148,3 +148,29 @@ def locked_rows(ids: list) -> list[Annotation]:
         sql = f"SELECT * FROM {Annotation._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
         return list(Annotation.objects.raw(sql, [ids]))
     return list(Annotation.objects.select_for_update().filter(id__in=ids).order_by("id"))
+
+
+# SQL types of the columns a bulk update may set (jsonb_to_recordset needs them)
+_UPDATE_TYPES = {
+    "author_id": "bigint", "label_class_id": "bigint", "task_id": "bigint", "geometry": "jsonb", "properties": "jsonb",
+    "geom_type": "text", "source": "text", "status": "text", "min_x": "float8", "min_y": "float8", "max_x": "float8",
+    "max_y": "float8", "cx": "float8", "cy": "float8", "confidence": "float8", "is_deleted": "boolean",
+    "version": "integer", "updated_at": "timestamptz",
+}
+
+
+def update_annotations(rows: list[Annotation], fields: list[str]) -> None:
+    """Write `fields` of changed rows in one `UPDATE … FROM jsonb_to_recordset(…)` on PostgreSQL (Django's
+    bulk_update builds a CASE per field and row: ~13 s for 1,000 rows here); bulk_update elsewhere."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Annotation.objects.bulk_update(rows, fields)
+        return
+    values = orjson.dumps([{"id": r.id, **{f: getattr(r, f) for f in fields}} for r in rows]).decode()
+    table = Annotation._meta.db_table
+    assign = ", ".join(f"{f} = v.{f}" for f in fields)
+    columns = ", ".join(["id uuid", *(f"{f} {_UPDATE_TYPES[f]}" for f in fields)])
+    sql = f"UPDATE {table} a SET {assign} FROM jsonb_to_recordset(%s::jsonb) AS v({columns}) WHERE a.id = v.id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values])

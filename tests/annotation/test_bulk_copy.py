@@ -27,3 +27,17 @@ def test_copied_rows_and_events_keep_every_value(world):
     event = AnnotationEvent.objects.get(annotation=row)
     assert event.action == "create" and event.before is None and event.after["properties"] == tricky
     assert result["results"][0]["annotation"] == {**event.after, "version": 1}
+
+
+def test_set_based_updates_keep_every_value(world):
+    item = new_item(world, properties={"a": 1}, confidence=0.5)
+    apply(world.manager, [item])
+    tricky = {"note": 'back\\slash "q"\nü', "list": [1.5, None]}
+    change = {"id": item["id"], "version": 1, "geometry": square(100.25, 200), "properties": tricky, "confidence": None,
+              "label_class": world.classes[1].id}
+    result = apply(world.manager, [change])["results"][0]
+    row = Annotation.objects.get(id=item["id"])
+    assert row.version == 2 and row.properties == tricky and row.confidence is None and row.label_class_id == world.classes[1].id
+    assert (row.min_x, row.min_y, row.max_x, row.max_y, row.cx, row.cy) == (100.25, 200, 110.25, 210, 105.25, 205)
+    assert row.geometry == square(100.25, 200) and row.updated_at > row.created_at
+    assert result["annotation"] == {**AnnotationEvent.objects.get(annotation=row, version=2).after, "version": 2}
