@@ -257,18 +257,25 @@ def bulk_upsert(client, w: dict, total: int, batch: int) -> float:
     return time.perf_counter() - start
 
 
-def bulk_in_process_ms(w: dict, batches: int = 3) -> float:
-    """Median time of the bulk service alone for 1,000 new polygons (no HTTP, no request parsing)."""
+def bulk_in_process_ms(w: dict, batches: int = 3) -> tuple[float, float]:
+    """Median time of the bulk service alone (no HTTP, no request parsing) to create 1,000 polygons, and to move
+    those 1,000 by a pixel (optimistic version 1 -> 2, one event each)."""
     from annotation.serializers.annotations import parse_bulk_request
     from annotation.services.annotations import annotation_bulk_apply
 
-    times = []
+    create, update = [], []
     for body in bulk_bodies(w, 1000 * batches, 1000, 8):
         items, key = parse_bulk_request(body)
         t0 = time.perf_counter()
         annotation_bulk_apply(actor=w["user"], items=items, request_key=key)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        create.append((time.perf_counter() - t0) * 1000)
+        moved = [{"id": i["id"], "version": 1, "geometry": {"type": "Polygon", "coordinates": [
+            [[x + 1, y] for x, y in i["geometry"]["coordinates"][0]]]}} for i in body["items"]]
+        items, key = parse_bulk_request({"items": moved})
+        t0 = time.perf_counter()
+        annotation_bulk_apply(actor=w["user"], items=items, request_key=key)
+        update.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(create), statistics.median(update)
 
 
 def export_over_http(client, w: dict) -> tuple[float, int, int]:
@@ -363,7 +370,7 @@ def main() -> None:
 
         Annotation.objects.filter(pair=w["pair"], source="human").delete()  # keep the loaded set as it was
     sql = server_side(w, urls[:50], (0, 0, SLIDE_W, SLIDE_H))
-    bulk_service_ms = bulk_in_process_ms(w)
+    bulk_service_ms, bulk_update_ms = bulk_in_process_ms(w)
     Annotation.objects.filter(pair=w["pair"], source="human").delete()
     result = {
         "annotations": rows,
@@ -382,6 +389,7 @@ def main() -> None:
         "overview_p95_ms": round(pct(ov_times, 0.95), 2),
         "bulk_upsert_10k_s": round(upsert_s, 3),
         "bulk_service_1k_ms": round(bulk_service_ms, 1),
+        "bulk_service_update_1k_ms": round(bulk_update_ms, 1),
         "export_1m_s": round(export[0], 2) if export else None,
         "export_mb": round(export[1] / 1e6) if export else None,
         "export_features": export[2] if export else None,
