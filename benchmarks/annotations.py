@@ -257,6 +257,35 @@ def bulk_upsert(client, w: dict, total: int, batch: int) -> float:
     return time.perf_counter() - start
 
 
+def bulk_upsert_in_flight(client, w: dict, total: int, batch: int, in_flight: int) -> float:
+    """The same 10 x 1,000 upsert as a bulk-import client would send it: `in_flight` requests at a time, each on a
+    keep-alive connection of its own (the server runs one worker per core)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    bodies = [json.dumps(b) for b in bulk_bodies(w, total, batch, 11)]
+    clients = [httpx.Client(base_url=client.base_url, cookies=client.cookies, headers=client.headers, timeout=60)
+               for _ in range(in_flight)]
+
+    def send(k: int) -> None:
+        response = clients[k % in_flight].post("/api/annotations/bulk/", content=bodies[k],
+                                               headers={"Content-Type": "application/json"})
+        if response.status_code != 200:
+            raise RuntimeError(f"bulk upsert answered {response.status_code}: {response.text[:300]}")
+
+    try:
+        for c in clients:  # open the connections before timing
+            c.get("/healthz")
+        start = time.perf_counter()
+        with ThreadPoolExecutor(in_flight) as pool:
+            list(pool.map(send, range(len(bodies))))
+        return time.perf_counter() - start
+    finally:
+        for c in clients:
+            c.close()
+
+
 def bulk_in_process_ms(w: dict, batches: int = 3) -> tuple[float, float]:
     """Median time of the bulk service alone (no HTTP, no request parsing) to create 1,000 polygons, and to move
     those 1,000 by a pixel (optimistic version 1 -> 2, one event each)."""
@@ -360,6 +389,8 @@ def main() -> None:
             log(f"overview p95 {pct(ov_times, 0.95):.1f} ms")
             upsert_s = bulk_upsert(client, w, 10_000, 1000)
             log(f"bulk upsert 10k: {upsert_s:.2f} s")
+            upsert2_s = bulk_upsert_in_flight(client, w, 10_000, 1000, 2)
+            log(f"bulk upsert 10k, 2 requests in flight: {upsert2_s:.2f} s")
             export = None if args.no_export else export_over_http(client, w)
             if export:
                 log(f"export: {export[0]:.1f} s, {export[1] / 1e6:.0f} MB, {export[2]} features")
@@ -388,6 +419,7 @@ def main() -> None:
         "overview_p50_ms": round(pct(ov_times, 0.5), 2),
         "overview_p95_ms": round(pct(ov_times, 0.95), 2),
         "bulk_upsert_10k_s": round(upsert_s, 3),
+        "bulk_upsert_10k_2_in_flight_s": round(upsert2_s, 3),
         "bulk_service_1k_ms": round(bulk_service_ms, 1),
         "bulk_service_update_1k_ms": round(bulk_update_ms, 1),
         "export_1m_s": round(export[0], 2) if export else None,
