@@ -174,7 +174,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
     env.pop("PYTEST_VERSION", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+         "--workers", "2", "--timeout-keep-alive", "75", "--log-level", "warning", "--no-access-log"],  # as deployed
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr,
     )
     base = f"http://127.0.0.1:{port}"
