@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--scale-jitter", type=float, default=0.04, help="size is a coarse class cue here: keep it mild")
     p.add_argument("--hed-jitter", type=float, default=0.02, help="so is haematoxylin density")
-    p.add_argument("--cls-weight", type=float, default=2.0)
+    p.add_argument("--cls-weight", type=float, default=3.0)
     p.add_argument("--snap-px", type=float, default=6.0)
     p.add_argument("--correct-confidence", type=float, default=0.7, help="class confidence of the cycle arms")
     p.add_argument("--correct-candidates", type=_floats, default=[0.6, 0.75],
