@@ -82,7 +82,7 @@ class SceneConfig:
     cell_spacing_um: float = 11.0  # jittered-grid slot size; about one nucleus per slot in dense tissue
     partner_fraction: float = 0.08  # fraction of nuclei with a touching/overlapping neighbour
     class_weights: tuple[float, float, float] = (0.35, 0.35, 0.30)
-    he_separation: float = 0.9  # scales class offsets in H&E (0 = indistinguishable; 0.9 ~ 27% ideal-observer error)
+    he_separation: float = 0.9  # scales coarse class offsets in H&E (0 = none; 0.9 ~ 27% ideal error on coarse cues alone)
     he_fine_cues: float = 1.0  # scales the fine per-class nuclear cues (FINE_CUES; 0 = none)
     rotation_deg: float = 17.0
     mirror: bool = False
