@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,7 @@ def run_trio(cells, prior, n_cells: int, seed: int = SEED) -> dict:
     top_no_model, _ = queue_recall(result, acc["truth"], ReviewConfig(use_model=False))
     errors = int(((result.arrays.state != acc["truth"]) & (result.arrays.state >= 0)).sum())
     oracle = min(1.0, (acc["n_clusters"] // 10) / max(errors, 1))
-    return {"result": result, "acc": acc, "rebuild_s": rebuild, "rebuild_cpu_s": rebuild_cpu, "build_s": t_build, "oracle": oracle, "n_cells_out": len(cells_out.index),
+    return {"result": result, "tasks": sim.tasks, "acc": acc, "rebuild_s": rebuild, "rebuild_cpu_s": rebuild_cpu, "build_s": t_build, "oracle": oracle, "n_cells_out": len(cells_out.index),
             "full_queue_s": full_queue_s,
             "n_queue": len(queue), "top10": top, "random10": rand, "top10_no_model": top_no_model,
             "iterations": result.fit.iterations, "n_labels": int(len(result.arrays.label_cell))}
@@ -229,7 +230,45 @@ def queue_robustness(source: str, n_cells: int, seeds: tuple[int, ...], first: d
 BENCH_DB = "laypath_bench_consensus"
 
 
-def platform_writes(result, repeats: int = 2) -> dict:
+def store_labels(project, tid: dict, tasks) -> int:
+    """Write the simulated annotators' labels as Annotation rows (COPY) with submitted assignments, so the
+    rebuild's first step, reading its inputs (annotation.selectors.consensus.consensus_inputs), can be timed."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from annotation.models import Assignment, LabelClass
+    from annotation.services.annotations_copy import NewRow, insert_annotations
+
+    cls = {c.name: c.id for c in LabelClass.objects.filter(project=project)}
+    users = {}
+    for t in tasks:
+        for who in {lab.annotator_id for lab in t.labels} | set(t.annotator_ids):
+            if who not in users:
+                users[who] = get_user_model().objects.get_or_create(username=f"bench-{who}")[0].id
+    Assignment.objects.bulk_create([Assignment(task_id=tid[t.task_id], annotator_id=users[w], status="submitted")
+                                    for t in tasks for w in set(t.annotator_ids) | {lab.annotator_id for lab in t.labels}],
+                                   batch_size=5000)
+    now, rows = timezone.now(), []
+    for t in tasks:
+        for lab in t.labels:
+            if lab.polygon:
+                ring = [[float(x), float(y)] for x, y in lab.polygon]
+                geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+                xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+            else:
+                geometry = {"type": "Point", "coordinates": [float(lab.x), float(lab.y)]}
+                xs, ys = [float(lab.x)], [float(lab.y)]
+            rows.append(NewRow(id=uuid.uuid4(), project_id=project.id, pair_id=project.pairs.first().id,
+                               task_id=tid[t.task_id], label_class_id=cls[str(lab.class_key)], geom_type=geometry["type"],
+                               geometry=geometry, min_x=min(xs), min_y=min(ys), max_x=max(xs), max_y=max(ys),
+                               cx=float(lab.x), cy=float(lab.y), author_id=users[lab.annotator_id],
+                               created_at=now, updated_at=now))
+    for k in range(0, len(rows), 50_000):
+        insert_annotations(rows[k:k + 50_000], [])
+    return len(rows)
+
+
+def platform_writes(result, tasks=None, repeats: int = 2) -> dict:
     """Time the pipeline's database writes for `result` in a scratch PostgreSQL database (dropped after).
 
     Same calls as mlbackend.pipelines.consensus.consensus_rebuild's write block: consensus_replace
@@ -275,6 +314,17 @@ def platform_writes(result, repeats: int = 2) -> dict:
         rows = Task.objects.bulk_create([Task(project=project, pair=pair, region=box, min_x=0, min_y=0, max_x=1, max_y=1)
                                          for _ in result.arrays.task_ids])
         tid = {key: row.id for key, row in zip(result.arrays.task_ids, rows, strict=True)}
+        read = {}
+        if tasks is not None:  # the rebuild's first step: read every annotator label back from PostgreSQL
+            from annotation.selectors.consensus import consensus_inputs
+
+            stored = store_labels(project, tid, tasks)
+            t0, c0 = time.perf_counter(), time.process_time()
+            inputs = consensus_inputs(project_id=project.id, model_version_id=None)
+            read = {"platform_read_inputs_s": round(time.perf_counter() - t0, 2),
+                    "platform_read_inputs_cpu_s": round(time.process_time() - c0, 2),
+                    "platform_read_labels": sum(len(i.labels) for i in inputs), "platform_stored_labels": stored}
+            log(f"read inputs: {read}")
         times, cpu, steps = [], [], []
         for _ in range(repeats):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -300,7 +350,7 @@ def platform_writes(result, repeats: int = 2) -> dict:
             cpu.append(time.process_time() - c0)
             log(f"platform writes: {written} consensus rows, {queued} queue items: {times[-1]:.1f}s wall {steps[-1]}")
         return {"platform_write_s": [round(t, 2) for t in times], "platform_write_cpu_s": [round(c, 2) for c in cpu],
-                "platform_consensus_rows": written, "platform_queue_rows": queued, "platform_steps_s": steps}
+                "platform_consensus_rows": written, "platform_queue_rows": queued, "platform_steps_s": steps, **read}
     finally:
         connections.close_all()
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
@@ -324,7 +374,7 @@ def main() -> None:
     cells, prior, source = get_cells(args.cells, n_trio, seeds[0])
     sub = tuple(a[:n_other] for a in cells)
     t = run_trio(cells, prior, n_trio, seeds[0])
-    plat = platform_writes(t.pop("result")) if args.platform else {}
+    plat = platform_writes(t.pop("result"), t.pop("tasks")) if args.platform else {}
     log(f"trio: ds {t['acc']['ds']:.4f} mv {t['acc']['mv']:.4f} rebuild {t['rebuild_s']:.1f}s")
     s = run_sparse(sub, prior, n_other, seeds[0])
     log(f"sparse: ds {s['acc']['ds']:.4f} mv {s['acc']['mv']:.4f}")
