@@ -20,7 +20,6 @@ import logging
 import os
 import stat
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from annotation.imaging.reader_base import SlideReader
 from annotation.imaging.render import RenderSettings, composite
+from annotation.imaging.tiffregion import ChunkCache
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +36,13 @@ _HEADER = 16  # magic + h, w, c as little-endian uint32
 _MIN_SHARED_BYTES = 16 << 20
 
 
-class RenderedChunkCache:
+class RenderedChunkCache(ChunkCache):
     """Composited RGB chunks: in-process LRU (``max_bytes``) in front of an optional shared directory."""
 
     def __init__(
         self, max_bytes: int = 96 << 20, shared_dir: str | None = None, shared_max_bytes: int = 256 << 20
     ):
-        self.max_bytes = max_bytes
-        self._size = 0
-        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(max_bytes)
         self._computing: dict[tuple, list] = {}  # key -> [lock, waiters] while a thread computes it
         self.shared_dir = _usable_dir(shared_dir) if shared_dir and shared_max_bytes > 0 else None
         self.shared_max_bytes = shared_max_bytes
@@ -139,16 +136,7 @@ class RenderedChunkCache:
         self._write_shared(key, value)
 
     def _remember(self, key: tuple, value: np.ndarray) -> None:
-        if value.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self._size += value.nbytes
-            while self._size > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self._size -= old.nbytes
+        ChunkCache.put(self, key, value)  # the in-process LRU only
 
     # -- shared store -------------------------------------------------------------------------------
 

@@ -61,17 +61,17 @@ class ChunkCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._size = 0
-        self._items: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[int, int]) -> np.ndarray | None:
+    def get(self, key: tuple) -> np.ndarray | None:
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: tuple[int, int], value: np.ndarray) -> None:
+    def put(self, key: tuple, value: np.ndarray) -> None:
         if value.nbytes > self.max_bytes:
             return
         with self._lock:

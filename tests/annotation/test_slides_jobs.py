@@ -10,15 +10,10 @@ from annotation.errors import InvalidTransition
 from annotation.events import project_group
 from annotation.models import Job, Project
 from annotation.services.jobs import job_create, job_fail, job_progress, job_start, job_succeed
+from tests.support.channels import listen
 
 pytestmark = pytest.mark.django_db
 
-
-def _listen(group: str) -> str:
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
 
 
 def _receive(channel: str) -> dict:
@@ -27,7 +22,7 @@ def _receive(channel: str) -> dict:
 
 def test_job_lifecycle_is_pushed_to_the_project_group_after_commit(django_capture_on_commit_callbacks):
     project = Project.objects.create(name="jobs")
-    channel = _listen(project_group(project.id))
+    channel = listen(project_group(project.id))
     with django_capture_on_commit_callbacks(execute=True):
         job = job_create(kind=Job.Kind.INGEST, project_id=project.id, target={"slide_id": 1})
     assert _receive(channel)["event"] == "job.progress"

@@ -14,15 +14,10 @@ from annotation.services.review import review_resolve
 from mlbackend.pipelines.consensus import consensus_run
 from mlbackend.services import consensus_check_run
 from tests.mlbackend.test_consensus_platform import _point, labelled, slide_root  # noqa: F401 (fixtures)
+from tests.support.channels import listen
 
 pytestmark = pytest.mark.django_db
 
-
-def _listen(group: str) -> str:
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
 
 
 def _next_review_event(channel: str) -> dict:
@@ -51,7 +46,7 @@ def _check_and_run(project_id: int, capture) -> bool:
 
 def test_label_and_model_changes_rebuild_the_queue_and_push_it(labelled, django_capture_on_commit_callbacks):  # noqa: F811
     fx, tasks, (good1, _, _), _ = labelled
-    channel = _listen(project_group(fx.project.id))
+    channel = listen(project_group(fx.project.id))
     assert _check_and_run(fx.project.id, django_capture_on_commit_callbacks)
     first = _next_review_event(channel)
     assert first["project"] == fx.project.id and first["open"] > 0
@@ -77,7 +72,7 @@ def test_resolving_an_item_is_pushed(labelled, user_factory, django_capture_on_c
         consensus_rebuild(project_id=fx.project.id)
     reviewer = user_factory()
     Membership.objects.create(project=fx.project, user=reviewer, role="reviewer")
-    channel = _listen(project_group(fx.project.id))
+    channel = listen(project_group(fx.project.id))
     item = ReviewItem.objects.filter(project=fx.project, status="open").order_by("-score").first()
     with django_capture_on_commit_callbacks(execute=True):
         review_resolve(item=item, actor=reviewer, action="dismiss")
