@@ -55,12 +55,13 @@ def test_annotator_labels_accepts_undoes_and_finds_everything_after_reload(world
         page.wait_for_timeout(1500)
         windowed = [(u, s) for u, s in tiles if "-180-2" in u]
         assert windowed and all(s in (200, 304) for _, s in windowed), tiles[-5:]
-        page.fill("[data-testid=chan-0-min]", "999")  # above max: refused, value restored
-        page.keyboard.press("Tab")
-        assert page.input_value("[data-testid=chan-0-min]") != "999"
         page.evaluate("document.activeElement.blur()")  # shortcuts are off while typing in a field
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "annotate-overlay.png"))
+        page.fill("[data-testid=chan-0-min]", "999")  # above max: refused, value restored
+        page.keyboard.press("Tab")
+        assert page.input_value("[data-testid=chan-0-min]") != "999"
+        page.evaluate("document.activeElement.blur()")
         page.keyboard.press("w")
         assert page.get_attribute("[data-testid=mode-swipe]", "class").endswith("on")
         page.wait_for_timeout(800)
