@@ -81,13 +81,17 @@ def evaluate_reference(method: str, spec: dict) -> dict:
     return row
 
 
-PALOM_SCRIPT = r'''
+# Both reference scripts run in their own venvs; they share this prelude as text.
+SCRIPT_PRELUDE = r'''
 import json, os, resource, sys, time
 def peak_mb():  # VmHWM: this address space only (ru_maxrss would include the parent's peak)
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return float(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+'''
+
+PALOM_SCRIPT = SCRIPT_PRELUDE + r'''
 from pathlib import Path
 import numpy as np, dask.array as da, cv2
 import palom
@@ -120,13 +124,7 @@ print(json.dumps({"pred_if": pred.tolist(), "seconds": round(sec, 2),
                   "peak_mb": round(peak_mb(), 1)}))
 '''
 
-ELASTIX_SCRIPT = r'''
-import json, os, resource, sys, time
-def peak_mb():  # VmHWM: this address space only (ru_maxrss would include the parent's peak)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return float(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+ELASTIX_SCRIPT = SCRIPT_PRELUDE + r'''
 from pathlib import Path
 import numpy as np, itk
 w = Path(sys.argv[1])

@@ -48,6 +48,19 @@ class Visibility:
         return (f" AND ({alias}.author_id = %s OR ({alias}.source = 'model' AND {alias}.author_id IS NULL))",
                 [self.own_only_user_id])
 
+    def grid_sql(self, alias: str = "g") -> tuple[str, list]:
+        """The same rule on the density grid, whose rows key a missing author as 0."""
+        if self.own_only_user_id is None:
+            return "", []
+        return (f" AND ({alias}.author_key = %s OR ({alias}.source = 'model' AND {alias}.author_key = 0))",
+                [self.own_only_user_id])
+
+    def allows(self, row: Annotation) -> bool:
+        """The same rule for one row already in memory."""
+        return self.own_only_user_id is None or row.author_id == self.own_only_user_id or (
+            row.source == Annotation.Source.MODEL and row.author_id is None
+        )
+
 
 def visibility_for(*, user, access: Access) -> Visibility:
     """Blind mode hides other annotators' labels from annotators; reviewers, managers and admins see all."""

@@ -33,9 +33,9 @@ def grid_sql(query, visibility, bins: int) -> tuple[str, list, dict]:
     ny = max(1, math.ceil((query.y1 - gy0 * G) / (step_y * G)))
     where = "g.pair_id = %s AND g.n > 0 AND g.gx BETWEEN %s AND %s AND g.gy BETWEEN %s AND %s"
     params: list = [query.pair_id, gx0, gx0 + nx * step_x - 1, gy0, gy0 + ny * step_y - 1]
-    if visibility.own_only_user_id is not None:
-        where += " AND (g.author_key = %s OR (g.source = 'model' AND g.author_key = 0))"
-        params.append(visibility.own_only_user_id)
+    vis_sql, vis_params = visibility.grid_sql("g")
+    where += vis_sql
+    params += vis_params
     if query.label_class_id is not None:
         where += " AND g.class_key = %s"
         params.append(query.label_class_id)

@@ -36,7 +36,7 @@ from annotation.models import (
     SlidePair,
     Task,
 )
-from annotation.selectors.annotations import Visibility, visibility_for
+from annotation.selectors.annotations import visibility_for
 from annotation.selectors.projects import Access, user_role
 from annotation.services.annotations_copy import (
     NewEvent,
@@ -141,12 +141,6 @@ class _Ctx:
         if task is None or task.pair_id != pair_id:
             raise InvalidInput("The task does not belong to this slide pair.")
         return task
-
-
-def _visible(vis: Visibility, row: Annotation) -> bool:
-    return vis.own_only_user_id is None or row.author_id == vis.own_only_user_id or (
-        row.source == Source.MODEL and row.author_id is None
-    )
 
 
 def _check_annotator(ctx: _Ctx, item: BulkItem, row: Annotation | None, pair_id: int) -> None:
@@ -308,7 +302,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         row = rows.get(item.id)
         pair = ctx.pair(row.pair_id if row is not None else item.pair_id)
         access = ctx.access_for(pair.project_id)
-        if row is not None and not _visible(visibility_for(user=actor, access=access), row):
+        if row is not None and not visibility_for(user=actor, access=access).allows(row):
             raise NotFound("Annotation not found.", extra={"id": str(item.id), "item": index})
         _authorise(ctx, access, item, row, pair.id)
         if row is None:
