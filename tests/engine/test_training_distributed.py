@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch.multiprocessing as mp
 
 from mlbackend.engine.nets import NetConfig
 from mlbackend.engine.training import Label, TrainConfig, TrainingSample, train
+from mlbackend.engine.training.distributed import shutdown_process_group
 
 
 def _samples() -> list[TrainingSample]:
@@ -30,8 +30,9 @@ def _samples() -> list[TrainingSample]:
     return out
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+def _worker(rank: int, world: int, store_file: str, out_dir: str) -> None:
+    # A file store, not TCP: no rank hosts the rendezvous, so none can vanish while another still talks to it.
+    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=world)
     try:
         cfg = TrainConfig(net=NetConfig(width=4, depth=1), epochs=1, steps_per_epoch=3, batch_size=2, patch_px=32,
                           num_threads=1, device="cpu")
@@ -43,17 +44,11 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         Path(out_dir, f"rank{rank}.json").write_text(json.dumps({"diff": diff, "loss": res.losses[0],
                                                                  "norm": float(flat.norm())}))
     finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        shutdown_process_group()
 
 
 def test_two_process_gloo_training_keeps_replicas_identical(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())
     assert r0["diff"] == 0.0 and r1["diff"] == 0.0

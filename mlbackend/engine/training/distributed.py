@@ -29,6 +29,21 @@ def process_group(backend: str | None = None) -> Iterator[tuple[int, int]]:
     try:
         yield dist.get_rank(), dist.get_world_size()
     finally:
+        shutdown_process_group()
+
+
+def shutdown_process_group() -> None:
+    """Leave the process group without racing the other ranks.
+
+    Rank 0 hosts the TCP store; if it tears down while another rank is still inside its own teardown, that rank
+    aborts in C++ ("terminate called without an active exception"). A barrier first lets every rank reach the
+    teardown together.
+    """
+    if not dist.is_initialized():
+        return
+    try:
+        dist.barrier()
+    finally:
         dist.destroy_process_group()
 
 
