@@ -342,10 +342,8 @@ def server_side(w: dict, urls: list[str], overview_box: tuple[float, float, floa
     for url in urls:
         q = parse_qs(urlparse(url).query)
         query = sel.ViewportQuery(w["pair"].id, *sel.parse_bbox(q["bbox"][0]), zoom=float(q["zoom"][0]))
-        where, params = sel._filters_sql(query, vis)
-        sql = (f"SELECT count(*), '[' || coalesce(string_agg({sel.FEATURE_SQL}, ','), '') || ']' FROM "
-               f"(SELECT {sel.FEATURE_COLUMNS} FROM annotation_annotation a WHERE {where} LIMIT %s) s")
-        viewport.append(sql_ms(sql, [*params, sel.MAX_FEATURES + 1]))
+        where, params = sel.filters_sql(query, vis)
+        viewport.append(sql_ms(sel.capped_sql(where, sel.FEATURE_SQL, sel.MAX_FEATURES), params))
     box = sel.ViewportQuery(w["pair"].id, *overview_box, zoom=120)
     sql, params, _ = overview.grid_sql(box, vis, sel.DEFAULT_BINS)
     ov = [sql_ms(sql, params) for _ in range(10)]

@@ -1,4 +1,4 @@
-"""ASGI entry: the lean tile route beside Django HTTP, and Channels websockets."""
+"""ASGI entry: the lean tile and viewport routes beside Django HTTP, and Channels websockets."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ if settings.DEBUG or settings.SERVE_STATIC:
 
     django_http = ASGIStaticFilesHandler(django_http)
 
+from annotation.api.viewport_asgi import make_viewport_app  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.tiles import http_with_tiles  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": http_with_tiles(django_http),
+        "http": http_with_tiles(make_viewport_app(django_http)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

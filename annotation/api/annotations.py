@@ -49,6 +49,20 @@ def _json(body: bytes | dict, status: int = 200) -> HttpResponse:
     return HttpResponse(data, status=status, content_type="application/json")
 
 
+def viewport_query(params) -> ViewportQuery:
+    """The viewport query of `?pair=&bbox=&zoom=&task=&label_class=&source=&bins=` (400 `invalid` when malformed).
+
+    Shared with the lean route (`annotation.api.viewport_asgi`), so both read parameters the same way.
+    """
+    x0, y0, x1, y1 = parse_bbox(params.get("bbox"))
+    return ViewportQuery(
+        pair_id=int_param(params, "pair", required=True), x0=x0, y0=y0, x1=x1, y1=y1,
+        zoom=float_param(params, "zoom", 1.0), task_id=int_param(params, "task"),
+        label_class_id=int_param(params, "label_class"), source=params.get("source") or None,
+        bins=int_param(params, "bins") or DEFAULT_BINS,
+    )
+
+
 def _uuid(pk) -> uuid.UUID:
     try:
         return uuid.UUID(str(pk))
@@ -76,14 +90,8 @@ class AnnotationViewSet(viewsets.GenericViewSet):
     )
     def list(self, request):
         """What is in a viewport: polygons, or centroids past 3,000 / when zoomed out, or counts per bin."""
-        params = request.query_params
-        pair, access = pair_access(user=request.user, pair_id=int_param(params, "pair", required=True))
-        x0, y0, x1, y1 = parse_bbox(params.get("bbox"))
-        query = ViewportQuery(
-            pair_id=pair.id, x0=x0, y0=y0, x1=x1, y1=y1, zoom=float_param(params, "zoom", 1.0),
-            task_id=int_param(params, "task"), label_class_id=int_param(params, "label_class"),
-            source=params.get("source") or None, bins=int_param(params, "bins") or DEFAULT_BINS,
-        )
+        query = viewport_query(request.query_params)
+        _, access = pair_access(user=request.user, pair_id=query.pair_id)
         return _json(annotation_viewport(user=request.user, access=access, query=query))
 
     def retrieve(self, request, pk=None):

@@ -134,7 +134,7 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float]:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
-def _filters_sql(query: ViewportQuery, visibility: Visibility, by_centroid: bool = False) -> tuple[str, list]:
+def filters_sql(query: ViewportQuery, visibility: Visibility, by_centroid: bool = False) -> tuple[str, list]:
     if by_centroid:  # bins count centroids: an index-only scan of ann_pair_centroid
         sql = "a.pair_id = %s AND NOT a.is_deleted AND a.cx BETWEEN %s AND %s AND a.cy BETWEEN %s AND %s"
         params: list = [query.pair_id, query.x0, query.x1, query.y0, query.y1]
@@ -161,28 +161,40 @@ def _filters_sql(query: ViewportQuery, visibility: Visibility, by_centroid: bool
 
 # A feature's JSON text is a stored generated column (migration 0009), so a viewport only aggregates text.
 FEATURE_SQL = "feature_json"
-FEATURE_COLUMNS = "a.feature_json"
 _NUM = "coalesce({}::text, 'null')"
 POINT_SQL = (
     "concat('[\"', id, '\",', round(cx * 10) / 10, ',', round(cy * 10) / 10, ',', "
     + _NUM.format("label_class_id") + ", ',\"', source, '\"]')"
 )
-POINT_COLUMNS = "a.id, a.cx, a.cy, a.label_class_id, a.source"
 
 
-def _capped_json(where: str, params: list, element: str, cap: int, columns: str) -> tuple[int, str]:
-    sql = (
-        f"SELECT count(*), '[' || coalesce(string_agg({element}, ','), '') || ']' FROM "
-        f"(SELECT {columns} FROM annotation_annotation a WHERE {where} LIMIT %s) s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, cap + 1])
-        count, text = cursor.fetchone()
-    return count, text
+def capped_sql(where: str, element: str, cap: int) -> str:
+    """One text row per annotation (at most cap + 1 of them: one more than the cap tells the caller to step down).
+
+    Rows, not `string_agg`: joining 2,000 texts in Python costs less than PostgreSQL concatenating them into one
+    value and sending that (about 2 ms of a 7 ms query).
+    """
+    return f"SELECT {element} FROM annotation_annotation a WHERE {where} LIMIT {int(cap) + 1}"
+
+
+def features_or_points(query: ViewportQuery) -> tuple[tuple[str, str, int], ...]:
+    """The modes to try for a zoom, finest first: (mode, per-row SQL element, cap)."""
+    modes = []
+    if query.zoom < ZOOM_POINTS:
+        modes.append(("features", FEATURE_SQL, MAX_FEATURES))
+    if query.zoom < ZOOM_BINS:
+        modes.append(("points", POINT_SQL, MAX_POINTS))
+    return tuple(modes)
+
+
+def capped_body(mode: str, texts: list) -> bytes:
+    """The response body of a features/points answer from its row texts (str or bytes)."""
+    joined = b",".join(t if isinstance(t, bytes) else t.encode() for t in texts)
+    return b'{"mode":"%s","count":%d,"%s":[%s]}' % (mode.encode(), len(texts), mode.encode(), joined)
 
 
 def _bins_sql(query: ViewportQuery, visibility: Visibility) -> bytes:
-    where, params = _filters_sql(query, visibility, by_centroid=True)
+    where, params = filters_sql(query, visibility, by_centroid=True)
     n = max(1, min(query.bins, MAX_BINS))
     cell_w = max((query.x1 - query.x0) / n, 1e-9)
     cell_h = max((query.y1 - query.y0) / n, 1e-9)
@@ -210,15 +222,13 @@ def _bins_cached(query: ViewportQuery, visibility: Visibility) -> bytes:
 
 
 def _viewport_postgres(query: ViewportQuery, visibility: Visibility) -> bytes:
-    where, params = _filters_sql(query, visibility)
-    if query.zoom < ZOOM_POINTS:
-        count, text = _capped_json(where, params, FEATURE_SQL, MAX_FEATURES, FEATURE_COLUMNS)
-        if count <= MAX_FEATURES:
-            return b'{"mode":"features","count":%d,"features":%s}' % (count, text.encode())
-    if query.zoom < ZOOM_BINS:
-        count, text = _capped_json(where, params, POINT_SQL, MAX_POINTS, POINT_COLUMNS)
-        if count <= MAX_POINTS:
-            return b'{"mode":"points","count":%d,"points":%s}' % (count, text.encode())
+    where, params = filters_sql(query, visibility)
+    for mode, element, cap in features_or_points(query):
+        with connection.cursor() as cursor:
+            cursor.execute(capped_sql(where, element, cap), params)
+            texts = [r[0] for r in cursor.fetchall()]
+        if len(texts) <= cap:
+            return capped_body(mode, texts)
     bins = max(1, min(query.bins, MAX_BINS))
     if grid_applies(width=query.x1 - query.x0, height=query.y1 - query.y0, bins=bins, task_id=query.task_id):
         return grid_bins(query, visibility, bins)  # exact and fresh: no cache needed
