@@ -120,6 +120,7 @@ class Recorder:
         self.reasons: dict[str, dict[str, int]] = {}  # route -> "HTTP 503" / exception name -> count
         self.samples: list[str] = []  # first few failing responses, for the log
         self.requests = 0
+        self.server: dict[str, dict[str, list[float]]] = {}  # route -> Server-Timing part -> ms
 
     def add(self, route: str, seconds: float, ok: bool, reason: str = "", detail: str = "") -> None:
         self.requests += 1
@@ -130,6 +131,17 @@ class Recorder:
             by[reason or "unknown"] = by.get(reason or "unknown", 0) + 1
             if len(self.samples) < 20:
                 self.samples.append(f"{route}: {reason} {detail[:200]}")
+
+    def add_server_timing(self, route: str, header: str) -> None:
+        """Keep the server's own split of a request (wait for a worker thread, app, db) per route."""
+        for part in header.split(","):
+            name, _, dur = part.strip().partition(";dur=")
+            if dur:
+                self.server.setdefault(route, {}).setdefault(name, []).append(float(dur))
+
+    def server_summary(self) -> dict:
+        return {route: {name: {"p50_ms": _q(sorted(v), 0.5), "p95_ms": _q(sorted(v), 0.95)} for name, v in parts.items()}
+                for route, parts in sorted(self.server.items())}
 
     def summary(self) -> dict:
         out = {}
@@ -154,6 +166,7 @@ async def _timed(rec: Recorder, route: str, coro, ok_status=(200,)):
     ok = response.status_code in ok_status
     detail = "" if ok else response.text
     rec.add(route, time.perf_counter() - t0, ok, f"HTTP {response.status_code}", detail)
+    rec.add_server_timing(route, response.headers.get("server-timing", ""))
     return response
 
 
@@ -346,7 +359,7 @@ async def run(args) -> dict:
         logged_in = clock["ready"]
         if logged_in < len(workers):
             print(f"{len(workers) - logged_in} annotators could not log in: {rec.reasons}", file=sys.stderr)
-        rec.lat.clear(), rec.errors.clear(), rec.reasons.clear(), rec.samples.clear()  # the working minute only
+        rec.lat.clear(), rec.errors.clear(), rec.reasons.clear(), rec.samples.clear(), rec.server.clear()  # the working minute only
         rec.requests = 0
         load_before, cpu_before, server_before = os.getloadavg(), _cpu_self(), _tree_cpu(server.pid)
         started = time.monotonic()
@@ -371,7 +384,7 @@ async def run(args) -> dict:
         "tile_all_p95_ms": routes.get("tile", {}).get("p95_ms"),
         "viewport_p95_ms": routes.get("viewport", {}).get("p95_ms"), "acknowledged_writes": len(acked), "labels_cleared_at_start": cleared,
         "lost_writes": _lost_writes(env, acked), "web_workers": args.workers, "routes": routes,
-        "errors_by_route": rec.reasons, "client_cpu_s": round(client_cpu, 1), "server_cpu_s": round(server_cpu, 1),
+        "errors_by_route": rec.reasons, "server_timing": rec.server_summary(), "client_cpu_s": round(client_cpu, 1), "server_cpu_s": round(server_cpu, 1),
         "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, rec.requests), 2),
         "client_cpu_share_of_2_cores": round(client_cpu / elapsed / 2, 3),
         "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],

@@ -12,6 +12,8 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
+from config.middleware import stamp_asgi  # noqa: E402
+
 django_http = get_asgi_application()
 if settings.DEBUG or settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -24,7 +26,7 @@ from config.tiles import http_with_tiles  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": http_with_tiles(make_viewport_app(django_http)),
+        "http": http_with_tiles(make_viewport_app(stamp_asgi(django_http))),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

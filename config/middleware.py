@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from django.conf import settings
@@ -31,6 +32,57 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = rid[:64]
         return response
+
+
+class ServerTimingMiddleware:
+    """`Server-Timing: wait;dur=, app;dur=, db;dur=` on every response (milliseconds).
+
+    `wait` is from the ASGI app receiving the request (`stamp_asgi`) to this middleware running, i.e. time spent
+    queued for a worker thread; `app` is the rest of the request in Django; `db` the part of `app` spent in
+    queries. Browser devtools and the load benchmark read it to tell queueing from work.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.db import connection
+
+        started = time.perf_counter()
+        db = [0.0]
+
+        def timed(execute, sql, params, many, context):
+            t0 = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                db[0] += time.perf_counter() - t0
+
+        with connection.execute_wrapper(timed):
+            response = self.get_response(request)
+        done = time.perf_counter()
+        parts = []
+        received = getattr(request, "scope", {}).get(STAMP)
+        if received is not None:
+            parts.append(f"wait;dur={(started - received) * 1000:.1f}")
+        parts.append(f"app;dur={(done - started) * 1000:.1f}")
+        parts.append(f"db;dur={db[0] * 1000:.1f}")
+        response.setdefault("Server-Timing", ", ".join(parts))
+        return response
+
+
+STAMP = "laypath.received"
+
+
+def stamp_asgi(app):
+    """Note when the ASGI app got the request (perf_counter, same process), for ServerTimingMiddleware's `wait`."""
+
+    async def stamped(scope, receive, send):
+        if scope["type"] == "http":
+            scope = {**scope, STAMP: time.perf_counter()}
+        await app(scope, receive, send)
+
+    return stamped
 
 
 class ContentSecurityPolicyMiddleware:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestIdMiddleware",
+    "config.middleware.ServerTimingMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "config.metrics.MetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

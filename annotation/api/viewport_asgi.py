@@ -10,7 +10,8 @@ It only answers when it is sure: a live session whose user is active and whose a
 current SECRET_KEY, ModelBackend), a project role, valid parameters, and a result that fits in polygons or dots.
 Everything else (no or stale session, not a member, bad input, the bins mode, another method, a database error,
 another database vendor) goes to Django untouched, which gives the usual answer and error shape.
-Answers carry `Server-Timing`, so a client (and the tests) can tell which path served it.
+Answers carry `Server-Timing: db;dur=` (Django's start with `wait;dur=`), so a client and the tests can tell which
+path served it.
 """
 
 from __future__ import annotations
