@@ -16,12 +16,10 @@ DEFAULT_MPP = 0.25
 
 
 def _predict(bundle, reference: Reference):
-    from mlbackend.engine.inference.maps import predict_maps
-    from mlbackend.engine.inference.postprocess import cells_from_maps
+    from mlbackend.engine.inference.wsi import predict_cells
 
     rgb, _, _ = region_crop(reference.region)
-    maps = predict_maps(bundle.net, rgb)
-    cells = cells_from_maps(maps, _post(bundle))
+    cells = predict_cells(bundle, rgb, _post(bundle))  # uses the bundle's crop classifier when it has one
     xy = np.array([[c.x, c.y] for c in cells], dtype=np.float64).reshape(-1, 2)
     cls = np.array([c.cls for c in cells], dtype=np.int64)
     return xy, cls

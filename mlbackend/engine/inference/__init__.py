@@ -2,7 +2,13 @@
 
 from mlbackend.engine.inference.maps import Maps, predict_batch, predict_maps
 from mlbackend.engine.inference.postprocess import CellPrediction, PostConfig, cells_from_maps
-from mlbackend.engine.inference.wsi import RegionPrediction, SlideReader, predict_region, tile_grid
+from mlbackend.engine.inference.wsi import (
+    RegionPrediction,
+    SlideReader,
+    predict_cells,
+    predict_region,
+    tile_grid,
+)
 
 __all__ = [
     "CellPrediction",
@@ -12,6 +18,7 @@ __all__ = [
     "SlideReader",
     "cells_from_maps",
     "predict_batch",
+    "predict_cells",
     "predict_maps",
     "predict_region",
     "tile_grid",

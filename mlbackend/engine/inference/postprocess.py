@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -124,8 +125,19 @@ def _rescaled(maps: Maps, cfg: PostConfig) -> tuple[Maps, PostConfig]:
                           work_scale=1.0)
 
 
-def cells_from_maps(maps: Maps, cfg: PostConfig | None = None, offset_xy: tuple[float, float] = (0.0, 0.0)) -> list[CellPrediction]:
-    """Cells of one crop, coordinates shifted by ``offset_xy`` (e.g. the crop's level-0 origin)."""
+ClassProbsFn = Callable[[np.ndarray], np.ndarray]
+
+
+def cells_from_maps(
+    maps: Maps, cfg: PostConfig | None = None, offset_xy: tuple[float, float] = (0.0, 0.0), *,
+    class_probs: ClassProbsFn | None = None, class_mix: float = 1.0,
+) -> list[CellPrediction]:
+    """Cells of one crop, coordinates shifted by ``offset_xy`` (e.g. the crop's level-0 origin).
+
+    ``class_probs`` (e.g. a per-nucleus crop classifier) maps cell centres (N, 2; x, y in crop pixels) to class
+    probabilities (N, C); a cell's probabilities are then ``class_mix`` times those plus ``1 - class_mix`` times
+    the dense class head's mean over its region.
+    """
     cfg = cfg or PostConfig()
     scale = 1.0
     if cfg.work_scale != 1.0:
@@ -141,11 +153,16 @@ def cells_from_maps(maps: Maps, cfg: PostConfig | None = None, offset_xy: tuple[
     counts = np.maximum(np.bincount(flat, minlength=n + 1)[1:], 1)
     probs = np.stack([np.bincount(flat, weights=c.ravel(), minlength=n + 1)[1:] for c in maps.cls], axis=1)
     probs /= counts[:, None]
-    ks = np.argmax(probs, axis=1)
-    conf = maps.centre[peaks[:, 0], peaks[:, 1]].astype(np.float64) * probs[np.arange(n), ks]
     xy = _refine(maps.centre, peaks)
     # pixel centres: (i + 0.5) / s - 0.5 in the full-resolution frame
     xy_full = (xy + 0.5) * scale - 0.5
+    if class_probs is not None:
+        extra = np.asarray(class_probs(xy_full), dtype=np.float64)
+        if extra.shape != probs.shape:
+            raise ValueError(f"class_probs returned {extra.shape}, expected {probs.shape}")
+        probs = class_mix * extra + (1.0 - class_mix) * probs
+    ks = np.argmax(probs, axis=1)
+    conf = maps.centre[peaks[:, 0], peaks[:, 1]].astype(np.float64) * probs[np.arange(n), ks]
     for i, sl in enumerate(ndimage.find_objects(labels)):
         if sl is None:
             continue

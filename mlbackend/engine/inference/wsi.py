@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from mlbackend.engine.inference.maps import predict_batch, to_input
-from mlbackend.engine.inference.postprocess import CellPrediction, PostConfig, cells_from_maps
+from mlbackend.engine.inference.maps import predict_batch, predict_maps, to_input
+from mlbackend.engine.inference.postprocess import CellPrediction, ClassProbsFn, PostConfig, cells_from_maps
 from mlbackend.engine.nets import fuse_for_inference
+from mlbackend.engine.training.cellclf import classify_points
 from mlbackend.engine.training.checkpoint import ModelBundle
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,32 @@ def dedupe(cells: list[CellPrediction], radius_px: float) -> list[CellPrediction
     return [cells[order[i]] for i in range(len(order)) if i not in drop]
 
 
+def _classifier_setting(bundle: ModelBundle, key: str, default: float) -> float:
+    cfg = bundle.config.get("classifier") if isinstance(bundle.config, dict) else None
+    return float(cfg.get(key, default)) if isinstance(cfg, dict) else default
+
+
+def _class_probs(bundle: ModelBundle, image: np.ndarray) -> ClassProbsFn | None:
+    """The bundle's crop classifier applied to cells of ``image``, or None when the bundle has none."""
+    clf = bundle.classifier
+    if clf is None:
+        return None
+    tta = int(_classifier_setting(bundle, "tta", 4))
+    return lambda xy: classify_points(clf, image, xy, tta=tta)
+
+
+def classifier_mix(bundle: ModelBundle) -> float:
+    """Weight of the crop classifier against the dense class head (training config, default 1)."""
+    return _classifier_setting(bundle, "mix", 1.0)
+
+
+def predict_cells(bundle: ModelBundle, image: np.ndarray, post: PostConfig | None = None) -> list[CellPrediction]:
+    """Cells of one RGB crop (crop pixels) with the bundle's network and, if present, its crop classifier."""
+    maps = predict_maps(bundle.net, image)
+    return cells_from_maps(maps, post or PostConfig(), class_probs=_class_probs(bundle, image),
+                           class_mix=classifier_mix(bundle))
+
+
 def predict_region(
     bundle: ModelBundle,
     reader: SlideReader,
@@ -147,6 +174,7 @@ def predict_region(
         region = (0, 0, *reader.dimensions)
     post = post or PostConfig()
     net = fuse_for_inference(bundle.net.eval()).to(memory_format=torch.channels_last)
+    mix = classifier_mix(bundle)
     tiles = tile_grid(region, tile_px, overlap_px)
     cells: list[CellPrediction] = []
     done = run = 0
@@ -155,9 +183,10 @@ def predict_region(
         images = [(im, t) for im, t in images if tissue_fraction(im) >= min_tissue]
         if images:
             x = np.stack([to_input(im, _read_if(if_reader, t, tile_px), net.config.if_channels) for im, t in images])
-            for maps, (_, tile) in zip(predict_batch(net, x), images):
+            for maps, (im, tile) in zip(predict_batch(net, x), images):
                 left, top, right, bottom = _core(tile, region, overlap_px)
-                for c in cells_from_maps(maps, post, offset_xy=(tile[0], tile[1])):
+                for c in cells_from_maps(maps, post, offset_xy=(tile[0], tile[1]), class_probs=_class_probs(bundle, im),
+                                         class_mix=mix):
                     if left <= c.x < right and top <= c.y < bottom:
                         cells.append(c)
             run += len(images)

@@ -1,5 +1,6 @@
 """Training from partial, noisy point/polygon labels: samples, targets, losses, corrective learning, ST++."""
 
+from mlbackend.engine.training.cellclf import CellClassifierConfig
 from mlbackend.engine.training.checkpoint import ModelBundle, load_checkpoint, save_checkpoint
 from mlbackend.engine.training.config import TrainConfig
 from mlbackend.engine.training.corrective import CorrectionStats, CorrectiveConfig
@@ -9,6 +10,7 @@ from mlbackend.engine.training.selftrain import SelfTrainConfig
 from mlbackend.engine.training.targets import TargetConfig, Targets, build_targets
 
 __all__ = [
+    "CellClassifierConfig",
     "CorrectionStats",
     "CorrectiveConfig",
     "Label",

@@ -12,18 +12,24 @@ import torch
 
 from mlbackend.engine.device import pick_device
 from mlbackend.engine.nets import CellNet, NetConfig
+from mlbackend.engine.nets.cropnet import CropNet, CropNetConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the optional "classifier" entry was added without a bump: older files load without it
 
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """A trained network with what is needed to use it: class names and the training config."""
+    """A trained network with what is needed to use it: class names, training config, optional crop classifier.
+
+    ``classifier`` (a second-stage per-nucleus CNN) classifies each detected cell from a crop around its centre;
+    without it the class comes from the dense class head.
+    """
 
     net: CellNet
     class_names: tuple[str, ...]
     config: dict[str, Any] = field(default_factory=dict)  # TrainConfig.to_dict(), for provenance
     metrics: dict[str, Any] = field(default_factory=dict)
+    classifier: CropNet | None = None
 
 
 def save_checkpoint(path: str | Path, bundle: ModelBundle) -> Path:
@@ -37,6 +43,10 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle) -> Path:
         "class_names": list(bundle.class_names),
         "config": bundle.config,
         "metrics": bundle.metrics,
+        "classifier": None if bundle.classifier is None else {
+            "config": bundle.classifier.config.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in bundle.classifier.state_dict().items()},
+        },
     }
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -58,7 +68,16 @@ def load_checkpoint(path: str | Path, device: torch.device | str | None = None) 
         raise ValueError(f"unsupported checkpoint format {payload.get('format_version')!r}")
     net = CellNet(NetConfig.from_dict(payload["net_config"]))
     net.load_state_dict(payload["state_dict"])
-    net.to(torch.device(device) if device else pick_device()).eval()
+    dev = torch.device(device) if device else pick_device()
+    net.to(dev).eval()
+    classifier = None
+    if payload.get("classifier"):
+        classifier = CropNet(CropNetConfig.from_dict(payload["classifier"]["config"]))
+        classifier.load_state_dict(payload["classifier"]["state_dict"])
+        classifier.to(dev).eval()
+        if classifier.config.num_classes != len(payload["class_names"]):
+            raise ValueError("checkpoint classifier does not match the class names")
     return ModelBundle(
-        net=net, class_names=tuple(payload["class_names"]), config=payload["config"], metrics=payload["metrics"]
+        net=net, class_names=tuple(payload["class_names"]), config=payload["config"], metrics=payload["metrics"],
+        classifier=classifier,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from mlbackend.engine.inference.postprocess import PostConfig
 from mlbackend.engine.nets import NetConfig
 from mlbackend.engine.stain.augment import AugmentConfig
+from mlbackend.engine.training.cellclf import CellClassifierConfig
 from mlbackend.engine.training.corrective import CorrectiveConfig
 from mlbackend.engine.training.losses import LossWeights
 from mlbackend.engine.training.selftrain import SelfTrainConfig
@@ -26,6 +27,7 @@ class TrainConfig:
     corrective: CorrectiveConfig = field(default_factory=CorrectiveConfig)
     self_training: SelfTrainConfig = field(default_factory=SelfTrainConfig)
     post: PostConfig = field(default_factory=PostConfig)
+    classifier: CellClassifierConfig = field(default_factory=CellClassifierConfig)
     epochs: int = 20
     steps_per_epoch: int = 40
     batch_size: int = 8
@@ -46,6 +48,7 @@ class TrainConfig:
         nested = {
             "net": NetConfig, "targets": TargetConfig, "augment": AugmentConfig, "loss": LossWeights,
             "corrective": CorrectiveConfig, "self_training": SelfTrainConfig, "post": PostConfig,
+            "classifier": CellClassifierConfig,
         }
         kwargs: dict[str, Any] = {}
         for key, value in data.items():

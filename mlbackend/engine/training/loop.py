@@ -17,7 +17,9 @@ from torch.nn.parallel import DistributedDataParallel
 from mlbackend.engine.device import configure_threads, pick_device
 from mlbackend.engine.inference.maps import to_input
 from mlbackend.engine.nets import CellNet
+from mlbackend.engine.nets.cropnet import CropNet
 from mlbackend.engine.training.augment import augment_sample
+from mlbackend.engine.training.cellclf import collect_crops, out_of_fold_correct, train_crop_classifier
 from mlbackend.engine.training.checkpoint import ModelBundle
 from mlbackend.engine.training.config import TrainConfig
 from mlbackend.engine.training.corrective import CorrectionStats, correct_samples
@@ -93,8 +95,15 @@ def train(
     annotator_weights: dict[str, float] | None = None,
     unlabelled: Sequence[np.ndarray] | None = None,
     init: CellNet | None = None,
+    init_classifier: CropNet | None = None,
 ) -> TrainResult:
-    """Train a cell network from partial labels; under torchrun (process group set up) it trains with DDP."""
+    """Train a cell network from partial labels; under torchrun (process group set up) it trains with DDP.
+
+    With ``config.classifier.enabled`` a per-nucleus crop classifier is trained on the labelled clicks too
+    (fine-tuned from ``init_classifier`` when given) and saved in the bundle. With corrective learning on and
+    ``classifier.correct_confidence`` > 0, out-of-fold crop classifiers first re-class labels they confidently
+    contradict; the dense network and the final classifier then train on the corrected labels.
+    """
     cfg = replace(config, net=replace(config.net, num_classes=len(config.class_names)))
     configure_threads(cfg.num_threads)
     rank = dist.get_rank() if dist.is_initialized() else 0
@@ -122,6 +131,10 @@ def train(
     corrections: list[CorrectionStats] = []
     snap_epochs = _snapshot_epochs(cfg.epochs, st.num_snapshots) if st.enabled and unlabelled else set()
     cc = cfg.corrective
+    extra: dict[str, float] = {}
+    if cfg.classifier.enabled and cc.enabled and cfg.classifier.correct_confidence > 0:
+        data, oof = out_of_fold_correct(data, len(cfg.class_names), cfg.classifier, seed=cfg.seed, device=device)
+        extra.update({f"oof_{k}": v for k, v in oof.items()})
     original = list(data)
 
     def on_epoch(epoch: int, loss: float, secs: float) -> None:
@@ -153,10 +166,18 @@ def train(
         data.extend(extra)
         _run_epochs(model, opt, sched, data, cfg, rng, device, range(cfg.epochs, total_epochs), on_epoch, smoothing)
     net.eval()
-    bundle = ModelBundle(net=net, class_names=tuple(cfg.class_names), config=cfg.to_dict())
+    classifier = None
+    if cfg.classifier.enabled:
+        crops = collect_crops(original, cfg.classifier)
+        if len(crops.cls):
+            classifier, stats = train_crop_classifier(crops, len(cfg.class_names), cfg.classifier, init=init_classifier,
+                                                      seed=cfg.seed + 7, device=device)
+            extra.update({f"classifier_{k}": v for k, v in stats.items()})
+            logger.info("crop classifier: %s", stats)
+    bundle = ModelBundle(net=net, class_names=tuple(cfg.class_names), config=cfg.to_dict(), classifier=classifier)
     return TrainResult(
         bundle=bundle, losses=tuple(losses), seconds_per_epoch=float(np.mean(seconds)) if seconds else math.nan,
-        corrections=tuple(corrections), pseudo_labels=n_pseudo, stable_images=n_stable,
+        corrections=tuple(corrections), pseudo_labels=n_pseudo, stable_images=n_stable, extra=extra,
     )
 
 
