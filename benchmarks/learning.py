@@ -96,9 +96,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cls-weight", type=float, default=3.0)
     p.add_argument("--snap-px", type=float, default=6.0)
     p.add_argument("--correct-confidence", type=float, default=0.7, help="class confidence of the cycle arms")
-    p.add_argument("--correct-candidates", type=_floats, default=[0.6, 0.75],
-                   help="confidences tried in the noise experiment; chosen on the validation region")
+    p.add_argument("--correct-candidates", type=_floats, default=[0.6, 0.8],
+                   help="confidences tried in the noise experiment (of the out-of-fold crop classifiers when the "
+                        "classifier is on); chosen on the validation region")
     p.add_argument("--correct-start", type=float, default=0.5, help="first corrective pass, as a fraction of epochs")
+    p.add_argument("--clf-steps", type=int, default=1000, help="crop classifier steps from scratch (0: no classifier)")
+    p.add_argument("--clf-finetune-steps", type=int, default=300, help="crop classifier steps per later cycle")
+    p.add_argument("--clf-crop", type=int, default=40, help="crop classifier input side (full-resolution px)")
+    p.add_argument("--clf-width", type=int, default=8)
+    p.add_argument("--clf-batch", type=int, default=64)
+    p.add_argument("--clf-tta", type=int, default=2, help="crop classifier test-time rotations (1-4)")
+    p.add_argument("--clf-mix", type=float, default=1.0, help="weight of the crop classifier vs the dense class head")
+    p.add_argument("--clf-correct-confidence", type=float, default=0.0,
+                   help="out-of-fold re-classing confidence in the cycle arms (0: off)")
+    p.add_argument("--clf-correct-steps", type=int, default=500, help="steps of each out-of-fold crop classifier")
     p.add_argument("--noise-only", action="store_true", help="run only the corrective-learning noise experiment")
     p.add_argument("--tile-px", type=int, default=1024)
     p.add_argument("--post-scale", type=float, default=0.5, help="post-processing resolution (PostConfig.work_scale)")
@@ -121,6 +132,7 @@ def small_args(args: argparse.Namespace) -> argparse.Namespace:
         **vars(args), "cycles": 2, "tasks_per_cycle": 2, "task_px": 256, "test_px": 320, "val_px": 256,
         "slide_px": 6000, "width": 8, "patch": 96, "batch": 4, "steps": 10, "epochs_first": 8, "epochs_cycle": 2,
         "tile_px": 320, "clicks": 3, "skip_noise": True,
+        "clf_steps": 30, "clf_finetune_steps": 10, "clf_batch": 16, "clf_correct_steps": 10,
     })
 
 

@@ -27,6 +27,7 @@ from mlbackend.engine.stain import AugmentConfig
 from mlbackend.engine.synthetic.config import CLASSES
 from mlbackend.engine.synthetic.scene import Scene
 from mlbackend.engine.training import (
+    CellClassifierConfig,
     CorrectiveConfig,
     ModelBundle,
     TargetConfig,
@@ -65,12 +66,31 @@ def evaluate(bundle: ModelBundle, region: HeldOut, args: argparse.Namespace, tes
         "aji": round(aggregated_jaccard_index(region.inst, pred_inst), 4),
         "pq": round(pq.pq, 4), "cells_true": len(gt), "cells_pred": len(cells),
         "infer_mpx_per_s": round(res.megapixels_per_second, 3),
+        **_dense_only(bundle, region, args, test_if),
     }
 
 
+def _dense_only(bundle: ModelBundle, region: HeldOut, args: argparse.Namespace, test_if: np.ndarray | None) -> dict:
+    """Class F1 of the dense class head alone, for bundles that carry a crop classifier (diagnostic)."""
+    if bundle.classifier is None:
+        return {}
+    row = evaluate(replace(bundle, classifier=None), region, args, test_if)
+    return {"dense_head_class_f1": row["class_f1"], "dense_head_per_class_f1": row["per_class_f1"]}
+
+
+def classifier_config(args: argparse.Namespace, clf_confidence: float | None = None) -> CellClassifierConfig:
+    """The per-nucleus crop classifier of the study (``--clf-steps 0`` turns it off)."""
+    return CellClassifierConfig(
+        enabled=args.clf_steps > 0, crop_px=args.clf_crop, width=args.clf_width, steps=args.clf_steps,
+        finetune_steps=args.clf_finetune_steps, batch_size=args.clf_batch, mix=args.clf_mix, tta=args.clf_tta,
+        correct_confidence=args.clf_correct_confidence if clf_confidence is None else clf_confidence,
+        correct_steps=args.clf_correct_steps)
+
+
 def train_config(args: argparse.Namespace, correction: bool, first: bool, if_channels: int = 0,
-                 confidence: float | None = None) -> TrainConfig:
+                 confidence: float | None = None, clf_confidence: float | None = None) -> TrainConfig:
     epochs = args.epochs_first if first else args.epochs_cycle
+    clf = classifier_config(args, clf_confidence)
     return TrainConfig(
         class_names=CLASSES,
         net=NetConfig(num_classes=len(CLASSES), width=args.width, depth=3, stem_stride=2, if_channels=if_channels),
@@ -78,30 +98,34 @@ def train_config(args: argparse.Namespace, correction: bool, first: bool, if_cha
         corrective=CorrectiveConfig(
             enabled=correction, start_epoch=max(1, int(round(epochs * args.correct_start))) if first else 1,
             every_epochs=2, snap_radius_px=args.snap_px,
-            class_confidence=args.correct_confidence if confidence is None else confidence),
+            # with the crop classifier, classes are corrected by its out-of-fold models, not the dense head
+            class_confidence=1.01 if clf.enabled else args.correct_confidence if confidence is None else confidence),
         augment=AugmentConfig(scale_range=(1 - args.scale_jitter, 1 + args.scale_jitter), hed_sigma=args.hed_jitter,
                               hed_bias=args.hed_jitter / 3, blur_prob=0.1, blur_sigma_max=0.8),
         loss=LossWeights(cls=args.cls_weight),
-        post=post_config(args),
+        post=post_config(args), classifier=clf,
         epochs=epochs, steps_per_epoch=args.steps, batch_size=args.batch, patch_px=args.patch,
         lr=args.lr if first else args.lr / 3, seed=args.seed, num_threads=args.threads,
     )
 
 
 def run_arm(name: str, samples_by_cycle: list[list[TrainingSample]], args: argparse.Namespace, correction: bool,
-            test: HeldOut, confidence: float | None = None) -> tuple[list[dict], float, ModelBundle]:
+            test: HeldOut, confidence: float | None = None,
+            clf_confidence: float | None = None) -> tuple[list[dict], float, ModelBundle]:
     """Train through the cycles (warm start) and evaluate each cycle's model on the held-out region."""
     net = None
     rows, secs = [], []
     bundle = None
     for cycle, samples in enumerate(samples_by_cycle, start=1):
-        cfg = train_config(args, correction, first=net is None, confidence=confidence)
+        cfg = train_config(args, correction, first=net is None, confidence=confidence, clf_confidence=clf_confidence)
         t0 = time.perf_counter()
-        res = train(cfg, samples, init=net)
+        res = train(cfg, samples, init=net, init_classifier=bundle.classifier if bundle else None)
         net, bundle = res.bundle.net, res.bundle
         secs.append(res.seconds_per_epoch)
         row = {"arm": name, "cycle": cycle, "labels": sum(len(s.labels) for s in samples),
                **evaluate(bundle, test, args), "train_s_per_epoch": round(res.seconds_per_epoch, 2),
+               "train_s": round(time.perf_counter() - t0, 1),
+               "classifier": {k: round(v, 4) for k, v in res.extra.items()},
                "corrections": [vars(c) for c in res.corrections]}
         rows.append(row)
         log.info("%s cycle %d: %s (train %.0fs) corrections %s", name, cycle,
@@ -142,11 +166,15 @@ def inference_speed(bundle: ModelBundle, test: HeldOut, args: argparse.Namespace
     predict_region(bundle, reader, region=(0, 0, 512, 512), tile_px=args.tile_px, post=post)  # warm-up
     runs = [predict_region(bundle, reader, tile_px=args.tile_px, batch_size=2, post=post, min_tissue=0.0)
             for _ in range(3)]
+    plain = [predict_region(replace(bundle, classifier=None), reader, tile_px=args.tile_px, batch_size=2, post=post,
+                            min_tissue=0.0) for _ in range(3)] if bundle.classifier is not None else runs
     configure_threads(args.threads)
     best = max(r.megapixels_per_second for r in runs)
     return {"mpx_per_s": round(best, 3), "median_mpx_per_s": round(float(np.median([r.megapixels_per_second for r in runs])), 3),
             "threads": threads, "region_px": list(test.rgb.shape[:2]), "tile_px": args.tile_px,
             "net_width": bundle.net.config.width, "post_scale": args.post_scale,
+            "with_crop_classifier": bundle.classifier is not None,
+            "dense_only_mpx_per_s": round(max(r.megapixels_per_second for r in plain), 3),
             "load_average_1min": round(float(open("/proc/loadavg").read().split()[0]), 2)}
 
 
@@ -174,14 +202,16 @@ def noise_experiment(args: argparse.Namespace, tasks: list[Task], lay: list[Anno
                      val: HeldOut, radius: float) -> dict:
     """All lay labels with ``--noise`` class noise: corrective learning off, and on at each candidate confidence.
 
-    The confidence threshold is chosen by class F1 on ``val`` (a region of the TRAINING slide that no task
+    With the crop classifier on, the candidates are the out-of-fold classifiers' confidence (the dense head does
+    not re-class then); without it, the dense head's class confidence. The threshold is chosen by class F1 on ``val`` (a region of the TRAINING slide that no task
     overlaps); the held-out test slide only reports the chosen setting (all candidates are listed for reference).
     """
     noisy = label_tasks(tasks, [replace(p, class_error=args.noise) for p in lay], args.seed + 3)
     off_rows, _, off_bundle = run_arm("noise_no_correction", [noisy], args, False, test)
     candidates = {}
     for conf in args.correct_candidates:
-        rows, _, bundle = run_arm(f"noise_correction_{conf}", [noisy], args, True, test, confidence=conf)
+        kw = {"clf_confidence": conf} if args.clf_steps > 0 else {"confidence": conf}
+        rows, _, bundle = run_arm(f"noise_correction_{conf}", [noisy], args, True, test, **kw)
         candidates[conf] = {"val_class_f1": evaluate(bundle, val, args)["class_f1"], "test": rows[-1]}
     best = max(candidates, key=lambda c: candidates[c]["val_class_f1"])
     on = candidates[best]["test"]
