@@ -41,6 +41,7 @@ from annotation.selectors.projects import Access, user_role
 from annotation.services.annotations_copy import (
     NewEvent,
     NewRow,
+    NewRowStream,
     insert_annotations,
     locked_rows,
     update_annotations,
@@ -98,6 +99,7 @@ class _Ctx:
     classes: dict[int, set[int]] = field(default_factory=dict)
     open_tasks: dict[int, set[int]] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
+    created: list = field(default_factory=list)  # new rows of this request, for the broadcast
 
     def access_for(self, project_id: int) -> Access:
         if project_id not in self.access:
@@ -292,12 +294,10 @@ def _check_items(items: list[BulkItem]) -> None:
             raise InvalidInput(f"op must be one of {', '.join(OPS)}.")
 
 
-@transaction.atomic
-def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID | None) -> dict:
-    ctx = _Ctx(actor=actor)
-    rows = {r.id: r for r in locked_rows([i.id for i in items])}
-    results, conflicts, creates, updates, events = [], [], [], [], []
-    now = timezone.now()
+def _apply_items(ctx: _Ctx, items: list[BulkItem], rows: dict, now, stream: NewRowStream) -> tuple[list, list, list, list]:
+    """Check and apply each item in memory; new rows go to `stream` at once. Returns results, conflicts, updates, events."""
+    actor = ctx.actor
+    results, conflicts, updates, events = [], [], [], []
     for index, item in enumerate(items):
         row = rows.get(item.id)
         pair = ctx.pair(row.pair_id if row is not None else item.pair_id)
@@ -308,7 +308,8 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         if row is None:
             row = _create(ctx, access, item, pair)
             _check_in_task(ctx, access, row)
-            creates.append(row)
+            stream.write(row)
+            ctx.created.append(row)
             after = _content(row)
             events.append(NewEvent(row.id, AnnotationEvent.Action.CREATE, actor.id, 1, None, after))
             results.append({"id": after["id"], "op": item.op, "result": "created", "version": 1, "annotation": {**after, "version": 1}})
@@ -330,15 +331,25 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
         events.append(NewEvent(row.id, ACTION[item.op], actor.id, row.version, before, after))
         results.append({"id": after["id"], "op": item.op, "result": RESULT[item.op], "version": row.version,
                         "annotation": {**after, "version": row.version}})
-    if conflicts:
-        raise VersionConflict(
-            f"{len(conflicts)} annotation(s) changed since you loaded them; nothing was saved.",
-            extra={"conflicts": conflicts, "current": conflicts[0]["current"]},
-        )
+    return results, conflicts, updates, events
+
+
+@transaction.atomic
+def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID | None) -> dict:
+    ctx = _Ctx(actor=actor)
+    rows = {r.id: r for r in locked_rows([i.id for i in items])}
+    now = timezone.now()
+    with NewRowStream(now) as stream:  # new rows reach PostgreSQL while the loop runs
+        results, conflicts, updates, events = _apply_items(ctx, items, rows, now, stream)
+        if conflicts:
+            raise VersionConflict(
+                f"{len(conflicts)} annotation(s) changed since you loaded them; nothing was saved.",
+                extra={"conflicts": conflicts, "current": conflicts[0]["current"]},
+            )
     if updates:
         update_annotations(updates, list(MUTABLE))
-    insert_annotations(creates, events)
-    _broadcast_changes(ctx, creates + updates)
+    insert_annotations([], events)
+    _broadcast_changes(ctx, ctx.created + updates)
     response = {"results": results, "replayed": False}
     if request_key is not None:
         BulkRequest.objects.create(key=request_key, user=actor, response=response)

@@ -141,6 +141,88 @@ def insert_annotations(rows: list[Annotation | NewRow], events: list[NewEvent]) 
         _copy(AnnotationEvent._meta.db_table, EVENT_COLUMNS, values)
 
 
+class NewRowStream:
+    """New annotations sent to PostgreSQL while the bulk loop is still validating the next ones.
+
+    PostgreSQL inserts COPY rows as they arrive, so its index, trigger and constraint work for the first rows runs
+    on the other core while Python builds the rest (a 1,000-item request spent ~120 ms in COPY after ~90 ms of
+    Python, one after the other). For the same reason the transaction's foreign keys are checked immediately
+    (as each row arrives) instead of all at COMMIT (~20 ms per 1,000 rows that nothing overlapped). A COPY holds the connection, so any query the loop makes (a context lookup,
+    a replay check) first finishes the COPY in progress (an execute wrapper); the next new row opens another.
+    Errors come out as Django's database errors (IntegrityError on a duplicate id), like a query's would.
+    On other databases the rows are collected and bulk-created on exit.
+    """
+
+    BATCH = 50
+
+    def __init__(self, now) -> None:
+        self.now, self.stamp = now, now.isoformat()
+        self.postgres = connection.vendor == "postgresql"
+        self.pending: list[NewRow] = []
+        self.lines: list[str] = []  # sent every BATCH rows
+        self.cursor = self.copy_cm = self.copy = None
+        self.hook = None
+
+    def __enter__(self) -> NewRowStream:
+        if self.postgres:
+            with connection.cursor() as cursor:  # foreign keys checked as rows arrive, not all at COMMIT
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            self.hook = connection.execute_wrapper(self._before_query)
+            self.hook.__enter__()
+        return self
+
+    def _before_query(self, execute, sql, params, many, context):
+        self.flush()
+        return execute(sql, params, many, context)
+
+    def write(self, row: NewRow) -> None:
+        row.created_at = row.updated_at = self.now
+        if not self.postgres:
+            self.pending.append(row)
+            return
+        if _SAFE.issuperset((row.geom_type, row.source, row.status)):
+            line = _new_row_line(row, self.stamp)
+        else:
+            line = "\t".join(_text(v) for v in _ROW_VALUES(row)) + "\n"
+        self.lines.append(line)
+        if len(self.lines) >= self.BATCH:
+            self._send()
+
+    def _send(self) -> None:
+        with connection.wrap_database_errors:
+            if self.copy is None:
+                self.cursor = connection.cursor()
+                self.copy_cm = self.cursor.cursor.copy(
+                    f"COPY {Annotation._meta.db_table} ({', '.join(ANNOTATION_COLUMNS)}) FROM STDIN")
+                self.copy = self.copy_cm.__enter__()
+            self.copy.write("".join(self.lines))
+        self.lines.clear()
+
+    def flush(self, exc: BaseException | None = None) -> None:
+        """Finish the COPY in progress (or, with `exc`, abort it: the transaction is rolling back)."""
+        if exc is None and self.lines:
+            self._send()
+        self.lines.clear()
+        if self.copy is None:
+            return
+        cm, cursor = self.copy_cm, self.cursor
+        self.copy = self.copy_cm = self.cursor = None
+        try:
+            with connection.wrap_database_errors:
+                cm.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        finally:
+            cursor.close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.flush(exc)
+        finally:
+            if self.hook is not None:
+                self.hook.__exit__(None, None, None)
+        if exc is None and self.pending:
+            insert_annotations(self.pending, [])
+
+
 def locked_rows(ids: list) -> list[Annotation]:
     """The existing rows among `ids`, locked in id order (one array parameter on PostgreSQL: compiling an
     IN list of 1,000 placeholders costs more than the query)."""

@@ -41,3 +41,42 @@ def test_set_based_updates_keep_every_value(world):
     assert (row.min_x, row.min_y, row.max_x, row.max_y, row.cx, row.cy) == (100.25, 200, 110.25, 210, 105.25, 205)
     assert row.geometry == square(100.25, 200) and row.updated_at > row.created_at
     assert result["annotation"] == {**AnnotationEvent.objects.get(annotation=row, version=2).after, "version": 2}
+
+
+def test_new_rows_stream_while_the_loop_queries_and_a_late_error_saves_nothing(world):
+    from annotation.errors import InvalidGeometry
+
+    first = [new_item(world, geometry=square(10 + i, 10)) for i in range(3)]
+    apply(world.manager, first)
+    # creates, then an update of an existing row (its replay check queries mid-stream), then creates on another pair
+    other = world.project.pairs.create(name="second", anatomical=world.pair.anatomical)
+    mixed = [new_item(world, geometry=square(40 + i, 10)) for i in range(5)]
+    mixed.append({"id": first[0]["id"], "version": 1, "label_class": world.classes[1].id})
+    mixed += [new_item(world, pair=other.id, task=None, geometry=square(60 + i, 10)) for i in range(4)]
+    results = apply(world.manager, mixed)["results"]
+    assert [r["result"] for r in results] == ["created"] * 5 + ["updated"] + ["created"] * 4
+    assert Annotation.objects.filter(pair=other).count() == 4 and Annotation.objects.filter(pair=world.pair).count() == 8
+    assert AnnotationEvent.objects.count() == 3 + 10
+
+    # item 300 is invalid after 299 rows were already sent to PostgreSQL: the whole request is rolled back
+    batch = [new_item(world, geometry=square(100 + i, 100)) for i in range(400)]
+    batch[299]["geometry"] = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}
+    with pytest.raises(InvalidGeometry):
+        apply(world.manager, batch)
+    assert Annotation.objects.count() == 12 and AnnotationEvent.objects.count() == 13
+
+
+def test_a_streamed_duplicate_id_is_an_integrity_error_django_can_catch(world):
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from annotation.services.annotations_copy import NewRow, NewRowStream
+
+    taken = Annotation.objects.create(project=world.project, pair=world.pair, geom_type="Point",
+                                      geometry={"type": "Point", "coordinates": [1, 1]}, min_x=1, min_y=1, max_x=1, max_y=1, cx=1, cy=1)
+    row = NewRow(id=taken.id, project_id=world.project.id, pair_id=world.pair.id, geom_type="Point",
+                 geometry={"type": "Point", "coordinates": [2, 2]}, min_x=2, min_y=2, max_x=2, max_y=2, cx=2, cy=2)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with NewRowStream(timezone.now()) as stream:
+            stream.write(row)
+    assert Annotation.objects.get(id=taken.id).cx == 1
