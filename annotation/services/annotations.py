@@ -9,14 +9,13 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from annotation.errors import (
-    InvalidGeometry,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -29,15 +28,13 @@ from annotation.geometry import validate_geometry
 from annotation.models import (
     Annotation,
     AnnotationEvent,
-    Assignment,
     BulkRequest,
-    LabelClass,
     Role,
     SlidePair,
-    Task,
 )
 from annotation.selectors.annotations import visibility_for
-from annotation.selectors.projects import Access, user_role
+from annotation.selectors.projects import Access
+from annotation.services.annotation_rules import BulkContext, authorise, check_in_task
 from annotation.services.annotations_copy import (
     NewEvent,
     NewRow,
@@ -91,95 +88,6 @@ def _content(row: Annotation) -> dict:
     return snap
 
 
-@dataclass
-class _Ctx:
-    actor: object
-    access: dict[int, Access] = field(default_factory=dict)
-    pairs: dict[int, SlidePair] = field(default_factory=dict)
-    classes: dict[int, set[int]] = field(default_factory=dict)
-    open_tasks: dict[int, set[int]] = field(default_factory=dict)
-    tasks: dict[int, Task] = field(default_factory=dict)
-    created: list = field(default_factory=list)  # new rows of this request, for the broadcast
-
-    def access_for(self, project_id: int) -> Access:
-        if project_id not in self.access:
-            role = user_role(user=self.actor, project_id=project_id)
-            if role is None:
-                raise NotFound("Slide pair not found.")
-            self.access[project_id] = Access(project=self.pair_project(project_id), role=role)
-        return self.access[project_id]
-
-    def pair_project(self, project_id: int):
-        return next(p.project for p in self.pairs.values() if p.project_id == project_id)
-
-    def pair(self, pair_id: int | None) -> SlidePair:
-        if pair_id not in self.pairs:
-            pair = SlidePair.objects.select_related("project", "anatomical").filter(id=pair_id).first() if pair_id else None
-            if pair is None:
-                raise NotFound("Slide pair not found.")
-            self.pairs[pair_id] = pair
-            self.access_for(pair.project_id)
-        return self.pairs[pair_id]
-
-    def open_task_ids(self, pair_id: int) -> set[int]:
-        if pair_id not in self.open_tasks:
-            self.open_tasks[pair_id] = set(
-                Assignment.objects.filter(
-                    annotator=self.actor, task__pair_id=pair_id, status__in=[Assignment.Status.ASSIGNED, Assignment.Status.IN_PROGRESS],
-                    task__status__in=[Task.Status.OPEN, Task.Status.IN_PROGRESS],
-                ).values_list("task_id", flat=True)
-            )
-        return self.open_tasks[pair_id]
-
-    def class_ids(self, project_id: int) -> set[int]:
-        if project_id not in self.classes:
-            self.classes[project_id] = set(LabelClass.objects.filter(project_id=project_id).values_list("id", flat=True))
-        return self.classes[project_id]
-
-    def task(self, task_id: int, pair_id: int) -> Task:
-        if task_id not in self.tasks:
-            self.tasks[task_id] = Task.objects.filter(id=task_id).first()
-        task = self.tasks[task_id]
-        if task is None or task.pair_id != pair_id:
-            raise InvalidInput("The task does not belong to this slide pair.")
-        return task
-
-
-def _check_annotator(ctx: _Ctx, item: BulkItem, row: Annotation | None, pair_id: int) -> None:
-    open_tasks = ctx.open_task_ids(pair_id)
-    if row is not None and row.source == Source.MODEL:
-        if row.author_id is not None and row.author_id != ctx.actor.id:
-            raise PermissionDenied("Another annotator already decided on this proposal; it is their label now.")
-        if item.op == "restore" or not open_tasks:
-            raise PermissionDenied("Only a reviewer or manager can do this to a model proposal.")
-    elif row is not None and row.author_id != ctx.actor.id:
-        raise PermissionDenied("Annotators change only their own annotations.")
-    elif item.op in ("accept", "reject"):
-        raise PermissionDenied("Annotators accept or reject model proposals only.")
-    task_id = item.task_id if "task" in item.fields or row is None else row.task_id
-    if (row is None or row.source != Source.MODEL or "task" in item.fields) and task_id not in open_tasks:
-        raise PermissionDenied("You can label only on tasks assigned to you and not yet submitted.")
-
-
-def _check_in_task(ctx: _Ctx, access: Access, row: Annotation) -> None:
-    """An annotator's label lies in their task's field of view (its centroid inside the task box)."""
-    if access.role != Role.ANNOTATOR.value or row.source != Source.HUMAN or row.task_id is None:
-        return
-    task = ctx.task(row.task_id, row.pair_id)
-    if not (task.min_x <= row.cx <= task.max_x and task.min_y <= row.cy <= task.max_y):
-        raise InvalidGeometry("The annotation lies outside your task's field of view.", extra={"id": str(row.id)})
-
-
-def _authorise(ctx: _Ctx, access: Access, item: BulkItem, row: Annotation | None, pair_id: int) -> None:
-    if access.role in ("admin", Role.MANAGER.value):
-        return
-    if access.role == Role.REVIEWER.value:
-        if item.op in ("upsert", "delete") and row is not None and row.source not in (Source.REVIEW, Source.MODEL):
-            raise PermissionDenied("Reviewers accept or reject annotators' labels; they do not edit them.")
-        return
-    _check_annotator(ctx, item, row, pair_id)
-
-
 def _new_source(access: Access, item: BulkItem) -> str:
     if access.role == Role.ANNOTATOR.value:
         return Source.HUMAN
@@ -198,14 +106,14 @@ def _set_geometry(row: Annotation, pair: SlidePair, geometry: dict | None) -> No
     row.min_x, row.min_y, row.max_x, row.max_y, row.cx, row.cy = info.min_x, info.min_y, info.max_x, info.max_y, info.cx, info.cy
 
 
-def _adopt(ctx: _Ctx, row: Annotation, pair: SlidePair) -> None:
+def _adopt(ctx: BulkContext, row: Annotation, pair: SlidePair) -> None:
     """An annotator's decision on an open model proposal makes it their label (blind mode hides it from others)."""
     access = ctx.access.get(pair.project_id)
     if row.source == Source.MODEL and row.author_id is None and access is not None and access.role == Role.ANNOTATOR.value:
         row.author_id = ctx.actor.id
 
 
-def _mutate(ctx: _Ctx, row: Annotation, item: BulkItem, pair: SlidePair) -> None:
+def _mutate(ctx: BulkContext, row: Annotation, item: BulkItem, pair: SlidePair) -> None:
     """Apply the operation's content change to `row` in memory (no state checks, no version bump)."""
     if item.op == "upsert":
         if "geometry" in item.fields:
@@ -247,7 +155,7 @@ def _check_state(row: Annotation, item: BulkItem) -> None:
         raise InvalidTransition("The annotation is deleted; restore it first.", code="deleted", extra={"id": str(row.id)})
 
 
-def _is_replay(ctx: _Ctx, row: Annotation, item: BulkItem, pair: SlidePair) -> bool:
+def _is_replay(ctx: BulkContext, row: Annotation, item: BulkItem, pair: SlidePair) -> bool:
     """A request this actor already applied: one version on, last change theirs, applying again changes nothing."""
     if row.version != item.version + 1:
         return False
@@ -262,7 +170,7 @@ def _is_replay(ctx: _Ctx, row: Annotation, item: BulkItem, pair: SlidePair) -> b
     return _content(trial) == _content(row)
 
 
-def _create(ctx: _Ctx, access: Access, item: BulkItem, pair: SlidePair) -> NewRow:
+def _create(ctx: BulkContext, access: Access, item: BulkItem, pair: SlidePair) -> NewRow:
     if item.op != "upsert":
         raise NotFound("Annotation not found.", extra={"id": str(item.id)})
     if item.version:
@@ -294,7 +202,7 @@ def _check_items(items: list[BulkItem]) -> None:
             raise InvalidInput(f"op must be one of {', '.join(OPS)}.")
 
 
-def _apply_items(ctx: _Ctx, items: list[BulkItem], rows: dict, now, stream: NewRowStream) -> tuple[list, list, list, list]:
+def _apply_items(ctx: BulkContext, items: list[BulkItem], rows: dict, now, stream: NewRowStream) -> tuple[list, list, list, list]:
     """Check and apply each item in memory; new rows go to `stream` at once. Returns results, conflicts, updates, events."""
     actor = ctx.actor
     results, conflicts, updates, events = [], [], [], []
@@ -304,10 +212,10 @@ def _apply_items(ctx: _Ctx, items: list[BulkItem], rows: dict, now, stream: NewR
         access = ctx.access_for(pair.project_id)
         if row is not None and not visibility_for(user=actor, access=access).allows(row):
             raise NotFound("Annotation not found.", extra={"id": str(item.id), "item": index})
-        _authorise(ctx, access, item, row, pair.id)
+        authorise(ctx, access, item, row, pair.id)
         if row is None:
             row = _create(ctx, access, item, pair)
-            _check_in_task(ctx, access, row)
+            check_in_task(ctx, access, row)
             stream.write(row)
             ctx.created.append(row)
             after = _content(row)
@@ -323,7 +231,7 @@ def _apply_items(ctx: _Ctx, items: list[BulkItem], rows: dict, now, stream: NewR
         _check_state(row, item)
         before = _content(row)
         _mutate(ctx, row, item, pair)
-        _check_in_task(ctx, access, row)
+        check_in_task(ctx, access, row)
         row.version += 1
         row.updated_at = now
         updates.append(row)
@@ -336,7 +244,7 @@ def _apply_items(ctx: _Ctx, items: list[BulkItem], rows: dict, now, stream: NewR
 
 @transaction.atomic
 def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID | None) -> dict:
-    ctx = _Ctx(actor=actor)
+    ctx = BulkContext(actor=actor)
     rows = {r.id: r for r in locked_rows([i.id for i in items])}
     now = timezone.now()
     with NewRowStream(now) as stream:  # new rows reach PostgreSQL while the loop runs
@@ -356,7 +264,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
     return response
 
 
-def _broadcast_changes(ctx: _Ctx, rows: list[Annotation]) -> None:
+def _broadcast_changes(ctx: BulkContext, rows: list[Annotation]) -> None:
     by_pair: dict[int, list[Annotation]] = {}
     for row in rows:
         by_pair.setdefault(row.pair_id, []).append(row)
@@ -396,7 +304,7 @@ def annotation_accept_in_view(
     *, actor, pair: SlidePair, access: Access, bbox: tuple[float, float, float, float], task_id: int | None = None, reject: bool = False
 ) -> list[str]:
     """Accept (or reject) every visible open model proposal in a box; one event per proposal."""
-    ctx = _Ctx(actor=actor, pairs={pair.id: pair}, access={pair.project_id: access})
+    ctx = BulkContext(actor=actor, pairs={pair.id: pair}, access={pair.project_id: access})
     open_tasks = ctx.open_task_ids(pair.id) if access.role == Role.ANNOTATOR.value else None
     if open_tasks is not None and (not open_tasks or (task_id is not None and task_id not in open_tasks)):
         raise PermissionDenied("You can accept proposals only on slides with a task assigned to you.")
