@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 PATH = "/api/annotations/"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
-POOL_MAX = 4  # per process; Django's own pool is separate
+POOL_MAX = 8  # per process; Django's own pool is separate
+POOL_WAIT_S = 1.0  # no free connection this soon (database down, a burst): Django answers instead
 
 
 def enabled() -> bool:
@@ -206,7 +207,7 @@ def make_viewport_app(django_app):
         if not modes:
             return None
         started = time.perf_counter()
-        async with (await pool.get()).connection() as conn:
+        async with (await pool.get()).connection(timeout=POOL_WAIT_S) as conn:
             who = await _who(conn, scope, query.pair_id)
             if who is None:
                 return None

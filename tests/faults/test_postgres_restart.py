@@ -57,8 +57,13 @@ def test_requests_get_a_clear_503_while_postgres_is_down_and_the_save_queue_deli
         acked = _batch(world, 3)
         assert http.post("/api/annotations/bulk/", json=acked).status_code == 200
         assert http.get("/").status_code == 200
+        view = f"/api/annotations/?pair={world['pair']}&bbox=0,0,1000,1000"
+        lean = http.get(view)
+        assert lean.status_code == 200 and lean.json()["count"] == 3 and lean.headers["server-timing"].startswith("db")
 
         pg.stop()
+        refused = http.get(view)  # the lean route's pool fails; Django answers with the same clear 503
+        assert refused.status_code == 503 and refused.json()["code"] == "service_unavailable"
         queued = _batch(world, 4)  # the browser's save queue holds this batch until a save succeeds
         down = http.post("/api/annotations/bulk/", json=queued)
         assert down.status_code == 503, down.text
@@ -75,5 +80,8 @@ def test_requests_get_a_clear_503_while_postgres_is_down_and_the_save_queue_deli
         again = http.post("/api/annotations/bulk/", json=queued)  # the answer was lost: the queue sends it again
         assert again.status_code == 200 and {x["result"] for x in again.json()["results"]} == {"unchanged"}
         assert http.get("/").status_code == 200
+        back = wait_for(lambda: (r := http.get(view)).status_code == 200 and r.headers["server-timing"].startswith("db") and r,
+                        timeout_s=60, what="the lean viewport route to reconnect")
+        assert back.json()["count"] == 7
         counts = _count(pg.url(), [i["id"] for i in acked["items"] + queued["items"]])
         assert counts == {i["id"]: 1 for i in acked["items"] + queued["items"]}  # exactly one row each, none lost
