@@ -75,9 +75,16 @@ STAMP = "laypath.received"
 
 
 def stamp_asgi(app):
-    """Note when the ASGI app got the request (perf_counter, same process), for ServerTimingMiddleware's `wait`."""
+    """Note when the ASGI app got the request (perf_counter, same process), for ServerTimingMiddleware's `wait`;
+    and tell the event helpers which loop serves requests (pushes from request threads are queued on it)."""
+    remembered: list = []
+
+    from annotation.events import remember_server_loop
 
     async def stamped(scope, receive, send):
+        if not remembered:
+            remember_server_loop()
+            remembered.append(True)
         if scope["type"] == "http":
             scope = {**scope, STAMP: time.perf_counter()}
         await app(scope, receive, send)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.db.models import OuterRef, Subquery
+
 from annotation.errors import InvalidGeometry, InvalidInput, NotFound, PermissionDenied
-from annotation.models import Annotation, Assignment, LabelClass, Role, SlidePair, Task
+from annotation.models import Annotation, Assignment, LabelClass, Membership, Role, SlidePair, Task
 from annotation.selectors.projects import Access, user_role
 
 if TYPE_CHECKING:
@@ -40,11 +42,19 @@ class BulkContext:
 
     def pair(self, pair_id: int | None) -> SlidePair:
         if pair_id not in self.pairs:
-            pair = SlidePair.objects.select_related("project", "anatomical").filter(id=pair_id).first() if pair_id else None
+            pair = None
+            if pair_id:  # the pair and the actor's role in its project in one query
+                role = Membership.objects.filter(project_id=OuterRef("project_id"), user_id=self.actor.id).order_by("id")
+                pair = (SlidePair.objects.select_related("project", "anatomical")
+                        .annotate(actor_role=Subquery(role.values("role")[:1])).filter(id=pair_id).first())
             if pair is None:
                 raise NotFound("Slide pair not found.")
             self.pairs[pair_id] = pair
-            self.access_for(pair.project_id)
+            if pair.project_id not in self.access:
+                role = "admin" if self.actor.is_staff else pair.actor_role
+                if role is None:
+                    raise NotFound("Slide pair not found.")
+                self.access[pair.project_id] = Access(project=pair.project, role=role)
         return self.pairs[pair_id]
 
     def open_task_ids(self, pair_id: int) -> set[int]:

@@ -247,7 +247,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
     ctx = BulkContext(actor=actor)
     rows = {r.id: r for r in locked_rows([i.id for i in items])}
     now = timezone.now()
-    with NewRowStream(now) as stream:  # new rows reach PostgreSQL while the loop runs
+    with NewRowStream(now, expected=len(items)) as stream:  # new rows reach PostgreSQL while the loop runs
         results, conflicts, updates, events = _apply_items(ctx, items, rows, now, stream)
         if conflicts:
             raise VersionConflict(

@@ -155,7 +155,8 @@ class NewRowStream:
 
     BATCH = 50
 
-    def __init__(self, now) -> None:
+    def __init__(self, now, expected: int = BATCH) -> None:
+        self.expected = expected
         self.now, self.stamp = now, now.isoformat()
         self.postgres = connection.vendor == "postgresql"
         self.pending: list[NewRow] = []
@@ -164,9 +165,10 @@ class NewRowStream:
         self.hook = None
 
     def __enter__(self) -> NewRowStream:
-        if self.postgres:
+        if self.postgres and self.expected > self.BATCH:  # (a save of a few rows: not worth a round trip)
             with connection.cursor() as cursor:  # foreign keys checked as rows arrive, not all at COMMIT
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        if self.postgres:
             self.hook = connection.execute_wrapper(self._before_query)
             self.hook.__enter__()
         return self
