@@ -50,7 +50,7 @@ from mlbackend.engine.device import configure_threads  # noqa: E402
 from mlbackend.engine.nets import CellNet  # noqa: E402
 from mlbackend.engine.synthetic.config import CLASSES  # noqa: E402
 from mlbackend.engine.synthetic.scene import Scene  # noqa: E402
-from mlbackend.engine.training import ModelBundle, save_checkpoint  # noqa: E402
+from mlbackend.engine.training import ModelBundle, load_checkpoint, save_checkpoint  # noqa: E402
 
 log = logging.getLogger("learning")
 
@@ -115,6 +115,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--post-scale", type=float, default=0.5, help="post-processing resolution (PostConfig.work_scale)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for training (default: all cores)")
     p.add_argument("--infer-threads", type=int, default=2, help="torch threads for the inference speed test")
+    p.add_argument("--speed-only", default="",
+                   help="only re-measure inference speed of this saved checkpoint on the held-out region")
     p.add_argument("--save-dir", default="", help="write each arm's final checkpoint here")
     p.add_argument("--clicks", type=int, default=40)
     p.add_argument("--skip-noise", action="store_true")
@@ -161,6 +163,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(out) if args.json else out)
         return out
     radius = args.match_radius_um / args.mpp
+    if args.speed_only:
+        out = {"inference": inference_speed(load_checkpoint(args.speed_only, device="cpu"), test, args)}
+        print(json.dumps(out) if args.json else out)
+        return out
     if args.noise_only:
         out = {"noise25": noise_experiment(args, tasks, lay, test, val, radius)}
         print(json.dumps(out) if args.json else out)

@@ -11,7 +11,7 @@ import torch
 from mlbackend.engine.inference import PostConfig, cells_from_maps, predict_cells
 from mlbackend.engine.inference.maps import Maps
 from mlbackend.engine.nets import NetConfig
-from mlbackend.engine.nets.cropnet import CropNet, CropNetConfig
+from mlbackend.engine.nets.cropnet import CropNet, CropNetConfig, fuse_cropnet
 from mlbackend.engine.training import (
     CellClassifierConfig,
     CorrectiveConfig,
@@ -83,6 +83,15 @@ def test_crop_classifier_learns_a_separable_toy_problem() -> None:
     untrained = CropNet(CropNetConfig(num_classes=3, crop_px=24, width=8)).eval()
     acc0 = float((classify_points(untrained, img, xy).argmax(axis=1) == cls).mean())
     assert acc >= 0.9 > acc0
+
+
+def test_fused_classifier_gives_the_same_probabilities() -> None:
+    net = CropNet(CropNetConfig(num_classes=3, crop_px=24, width=8))
+    net.train()
+    net(torch.rand(8, 3, 24, 24))  # move the BatchNorm running statistics away from the identity
+    net.eval()
+    crops = np.random.default_rng(0).integers(0, 255, (5, 3, 24, 24), dtype=np.uint8)
+    np.testing.assert_allclose(predict_crops(fuse_cropnet(net), crops), predict_crops(net, crops), atol=1e-5)
 
 
 def test_partial_labels_give_one_crop_per_label_with_a_known_class() -> None:

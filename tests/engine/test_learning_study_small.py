@@ -37,3 +37,6 @@ def test_small_learning_study_reports_every_arm_and_beats_untrained_model() -> N
     assert out["lay_overlay"]["detection_f1"] > out["untrained"]["detection_f1"] + 0.1
     assert out["lay_overlay"]["dice"] > out["untrained"]["dice"]
     assert out["label_quality"]["expert"]["class_error"] > out["label_quality"]["lay"]["class_error"]
+    # Every arm's bundle carries the crop classifier; the dense head's own class F1 is kept as a diagnostic.
+    assert out["inference"]["with_crop_classifier"] and "dense_head_class_f1" in out["lay_overlay"]
+    assert out["lay_overlay"]["classifier"]["classifier_steps"] > 0

@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from mlbackend.engine.inference.maps import predict_batch, predict_maps, to_input
 from mlbackend.engine.inference.postprocess import CellPrediction, ClassProbsFn, PostConfig, cells_from_maps
 from mlbackend.engine.nets import fuse_for_inference
+from mlbackend.engine.nets.cropnet import CropNet, fuse_cropnet
 from mlbackend.engine.training.cellclf import classify_points
 from mlbackend.engine.training.checkpoint import ModelBundle
 
@@ -130,9 +131,9 @@ def _classifier_setting(bundle: ModelBundle, key: str, default: float) -> float:
     return float(cfg.get(key, default)) if isinstance(cfg, dict) else default
 
 
-def _class_probs(bundle: ModelBundle, image: np.ndarray) -> ClassProbsFn | None:
-    """The bundle's crop classifier applied to cells of ``image``, or None when the bundle has none."""
-    clf = bundle.classifier
+def _class_probs(bundle: ModelBundle, image: np.ndarray, clf: CropNet | None = None) -> ClassProbsFn | None:
+    """The bundle's crop classifier (or ``clf``, e.g. its fused copy) applied to cells of ``image``; None without one."""
+    clf = clf if clf is not None else bundle.classifier
     if clf is None:
         return None
     tta = int(_classifier_setting(bundle, "tta", 4))
@@ -175,6 +176,7 @@ def predict_region(
     post = post or PostConfig()
     net = fuse_for_inference(bundle.net.eval()).to(memory_format=torch.channels_last)
     mix = classifier_mix(bundle)
+    clf = fuse_cropnet(bundle.classifier) if bundle.classifier is not None else None
     tiles = tile_grid(region, tile_px, overlap_px)
     cells: list[CellPrediction] = []
     done = run = 0
@@ -185,7 +187,7 @@ def predict_region(
             x = np.stack([to_input(im, _read_if(if_reader, t, tile_px), net.config.if_channels) for im, t in images])
             for maps, (im, tile) in zip(predict_batch(net, x), images):
                 left, top, right, bottom = _core(tile, region, overlap_px)
-                for c in cells_from_maps(maps, post, offset_xy=(tile[0], tile[1]), class_probs=_class_probs(bundle, im),
+                for c in cells_from_maps(maps, post, offset_xy=(tile[0], tile[1]), class_probs=_class_probs(bundle, im, clf),
                                          class_mix=mix):
                     if left <= c.x < right and top <= c.y < bottom:
                         cells.append(c)

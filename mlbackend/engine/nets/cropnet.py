@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,18 @@ class CropNet(nn.Module):
         h = self.features(x - 0.5)
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.fc(pooled)
+
+
+def fuse_cropnet(net: CropNet) -> CropNet:
+    """An eval-mode, channels_last copy with every Conv+BN pair folded into one convolution (same outputs)."""
+    fused = copy.deepcopy(net).eval()
+    layers, out, i = list(fused.features), [], 0
+    while i < len(layers):
+        if i + 1 < len(layers) and isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
+            out.append(fuse_conv_bn_eval(layers[i], layers[i + 1]))
+            i += 2
+        else:
+            out.append(layers[i])
+            i += 1
+    fused.features = nn.Sequential(*out)
+    return fused.to(memory_format=torch.channels_last)

@@ -180,7 +180,7 @@ def predict_crops(net: CropNet, crops: np.ndarray, batch: int = 256, tta: int = 
     device = next(net.parameters()).device
     out = []
     for i in range(0, len(crops), batch):
-        x = torch.from_numpy(crops[i : i + batch]).to(device).float() / 255.0
+        x = (torch.from_numpy(crops[i : i + batch]).to(device).float() / 255.0).contiguous(memory_format=torch.channels_last)
         probs = sum(torch.softmax(net(torch.rot90(x, k, dims=(2, 3))), dim=1) for k in range(tta)) / tta
         out.append(probs.cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, net.config.num_classes), np.float32)
