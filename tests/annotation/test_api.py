@@ -116,6 +116,9 @@ def test_bulk_endpoint_shapes_conflict_replay_and_limits(world):
     huge = client.post("/api/annotations/bulk/", b"x" * (4 * 1024 * 1024 + 1), content_type="application/json")
     assert huge.status_code == 413
     assert post(client, "/api/annotations/bulk/", {"nope": 1}).json()["code"] == "invalid"
+    for raw in (b'{"items": [', b'{"items": [{"geometry": {"type": "Point", "coordinates": [NaN, 1]}}]}'):
+        broken = client.post("/api/annotations/bulk/", raw, content_type="application/json")
+        assert broken.status_code == 400 and broken.json()["code"] == "parse_error"  # not JSON: nothing is saved
 
 
 def test_viewport_detail_history_restore_and_accept_in_view(world):
