@@ -256,7 +256,7 @@ def _bulk_apply_atomic(*, actor, items: list[BulkItem], request_key: uuid.UUID |
             )
     if updates:
         update_annotations(updates, list(MUTABLE))
-    insert_annotations([], events)
+    insert_annotations(stream.pending, events)
     _broadcast_changes(ctx, ctx.created + updates)
     response = {"results": results, "replayed": False}
     if request_key is not None:

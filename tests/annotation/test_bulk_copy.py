@@ -77,6 +77,21 @@ def test_a_streamed_duplicate_id_is_an_integrity_error_django_can_catch(world):
     row = NewRow(id=taken.id, project_id=world.project.id, pair_id=world.pair.id, geom_type="Point",
                  geometry={"type": "Point", "coordinates": [2, 2]}, min_x=2, min_y=2, max_x=2, max_y=2, cx=2, cy=2)
     with pytest.raises(IntegrityError), transaction.atomic():
-        with NewRowStream(timezone.now()) as stream:
+        with NewRowStream(timezone.now(), expected=NewRowStream.BATCH + 1) as stream:  # streamed
             stream.write(row)
     assert Annotation.objects.get(id=taken.id).cx == 1
+
+
+def test_streamed_rows_keep_every_value_like_the_one_statement_path(world):
+    from annotation.services.annotations_copy import NewRowStream
+
+    tricky = {"note": 'back\\slash "quoted"\ttab\nnewline ünïcode', "n": 1e-7, "nested": {"k": [1, None, True]}}
+    items = [new_item(world, geometry=square(10.125 + i, 20.5), properties=tricky if i % 7 == 0 else {}, confidence=0.1)
+             for i in range(NewRowStream.BATCH * 2 + 3)]  # more than a batch: streamed by COPY
+    apply(world.manager, items)
+    rows = {str(r.id): r for r in Annotation.objects.filter(id__in=[i["id"] for i in items])}
+    assert len(rows) == len(items)
+    for i, item in enumerate(items):
+        row = rows[item["id"]]
+        assert row.properties == (tricky if i % 7 == 0 else {}) and row.min_x == 10.125 + i and row.confidence == 0.1
+    assert AnnotationEvent.objects.filter(annotation_id__in=list(rows)).count() == len(items)
