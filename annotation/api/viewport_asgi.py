@@ -6,8 +6,9 @@ on one pooled async connection in three round trips: the session row, one row wi
 role, then the viewport rows. It reuses the selectors' SQL (`filters_sql`, `capped_sql`, `Visibility`) and the
 viewset's parameter parsing, so the answer is byte for byte the one Django would give.
 
-It only answers when it is sure: a live session whose user is active and whose auth hash matches (signed by the
-current SECRET_KEY, ModelBackend), a project role, valid parameters, and a result that fits in polygons or dots.
+It only answers when it is sure: an allowed Host, a live session whose user is active and whose auth hash matches
+(signed by the current SECRET_KEY, ModelBackend), a project role, valid parameters, and a result that fits in
+polygons or dots.
 Everything else (no or stale session, not a member, bad input, the bins mode, another method, a database error,
 another database vendor) goes to Django untouched, which gives the usual answer and error shape.
 Answers carry `Server-Timing: db;dur=` (Django's start with `wait;dur=`), so a client and the tests can tell which
@@ -164,6 +165,20 @@ async def _who(conn, scope, pair_id: int) -> _Who | None:
     return _Who(user_id=ident[0], role=role, project_id=project_id, blind_mode=blind)
 
 
+def _host_allowed(scope) -> bool:
+    """Django's ALLOWED_HOSTS check on the Host header (a bad host goes to Django, which answers 400)."""
+    from django.http.request import split_domain_port, validate_host
+
+    host = _header(scope, b"host")
+    if not host:
+        return False
+    domain, _ = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)
+
+
 def _secure_enough(scope) -> bool:
     """With SECURE_SSL_REDIRECT on, plain-http requests go to Django (which redirects them)."""
     if not settings.SECURE_SSL_REDIRECT or scope.get("scheme") == "https":
@@ -222,7 +237,8 @@ def make_viewport_app(django_app):
         return None
 
     async def app(scope, receive, send):
-        if not (scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET" and _secure_enough(scope)):
+        if not (scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET" and _secure_enough(scope)
+                and _host_allowed(scope)):
             await django_app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -121,5 +121,7 @@ def test_lean_route_leaves_every_refusal_and_the_bins_mode_to_django(world):
         assert bins.status_code == 200 and bins.json()["mode"] == "bins" and not bins.headers["server-timing"].startswith("db")
         parts = dict(p.strip().split(";dur=") for p in bins.headers["server-timing"].split(","))  # Django's own split
         assert set(parts) == {"wait", "app", "db"} and 0 <= float(parts["db"]) <= float(parts["app"])
+        evil = httpx.get(f"{base}{url}", cookies={settings.SESSION_COOKIE_NAME: key}, headers={"Host": "evil.example"})
+        assert evil.status_code == 400 and not evil.headers.get("server-timing", "").startswith("db")  # Django says 400
         post = httpx.post(f"{base}/api/annotations/", cookies={settings.SESSION_COOKIE_NAME: key})
         assert post.status_code in (403, 405) and post.headers["server-timing"].startswith("wait;dur=")
