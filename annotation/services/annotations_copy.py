@@ -109,6 +109,18 @@ def _new_row_line(r: NewRow, now: str) -> str:
     )
 
 
+_ACTIONS = frozenset(AnnotationEvent.Action.values)
+
+
+def _event_line(e: NewEvent, now: str) -> str:
+    """One COPY line of an event (the generic per-value `_text` cost ~25 ms per 1,000 events)."""
+    action = e.action if e.action in _ACTIONS else _text(e.action)
+    before = "\\N" if e.before is None else _json(e.before)
+    after = "\\N" if e.after is None else _json(e.after)
+    return (f"{e.annotation_id}\t{action}\t{_opt(e.actor_id)}\t{_opt(e.model_version_id)}\t{e.version}\t"
+            f"{before}\t{after}\t{now}\n")
+
+
 def _copy(table: str, columns: tuple[str, ...], rows: list[tuple], lines: list[str] | None = None) -> None:
     body = "".join("\t".join(_text(v) for v in row) + "\n" for row in rows) + "".join(lines or ())
     with connection.cursor() as cursor:
@@ -140,8 +152,8 @@ def insert_annotations(rows: list[Annotation | NewRow], events: list[NewEvent]) 
         stamp = now.isoformat()
         _copy(Annotation._meta.db_table, ANNOTATION_COLUMNS, list(map(_ROW_VALUES, others)), [_new_row_line(r, stamp) for r in fast])
     if events:
-        values = [(e.annotation_id, e.action, e.actor_id, e.model_version_id, e.version, e.before, e.after, now) for e in events]
-        _copy(AnnotationEvent._meta.db_table, EVENT_COLUMNS, values)
+        stamp = now.isoformat()
+        _copy(AnnotationEvent._meta.db_table, EVENT_COLUMNS, [], [_event_line(e, stamp) for e in events])
 
 
 class NewRowStream:

@@ -94,4 +94,6 @@ def test_streamed_rows_keep_every_value_like_the_one_statement_path(world):
     for i, item in enumerate(items):
         row = rows[item["id"]]
         assert row.properties == (tricky if i % 7 == 0 else {}) and row.min_x == 10.125 + i and row.confidence == 0.1
-    assert AnnotationEvent.objects.filter(annotation_id__in=list(rows)).count() == len(items)
+    events = {str(e.annotation_id): e for e in AnnotationEvent.objects.filter(annotation_id__in=list(rows))}
+    assert len(events) == len(items) and all(e.action == "create" and e.before is None for e in events.values())
+    assert events[items[0]["id"]].after["properties"] == tricky and events[items[1]["id"]].after["properties"] == {}
