@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from mlbackend.engine.nets.fuse import fuse_sequential
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,5 @@ class CropNet(nn.Module):
 def fuse_cropnet(net: CropNet) -> CropNet:
     """An eval-mode, channels_last copy with every Conv+BN pair folded into one convolution (same outputs)."""
     fused = copy.deepcopy(net).eval()
-    layers, out, i = list(fused.features), [], 0
-    while i < len(layers):
-        if i + 1 < len(layers) and isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
-            out.append(fuse_conv_bn_eval(layers[i], layers[i + 1]))
-            i += 2
-        else:
-            out.append(layers[i])
-            i += 1
-    fused.features = nn.Sequential(*out)
+    fused.features = fuse_sequential(fused.features)
     return fused.to(memory_format=torch.channels_last)

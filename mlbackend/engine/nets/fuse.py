@@ -10,7 +10,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from mlbackend.engine.nets.cellnet import CellNet
 
 
-def _fuse_sequential(seq: nn.Sequential) -> nn.Sequential:
+def fuse_sequential(seq: nn.Sequential) -> nn.Sequential:
+    """The layers of `seq` with each Conv2d+BatchNorm2d pair folded into one convolution (eval mode)."""
     layers = list(seq)
     out: list[nn.Module] = []
     i = 0
@@ -27,7 +28,7 @@ def _fuse_sequential(seq: nn.Sequential) -> nn.Sequential:
 def fuse_for_inference(net: CellNet) -> CellNet:
     """An eval-mode copy with Conv+BN pairs fused (same outputs, fewer passes over memory)."""
     fused = copy.deepcopy(net).eval()
-    fused.stem = _fuse_sequential(fused.stem)
-    fused.enc = nn.ModuleList(_fuse_sequential(b) for b in fused.enc)
-    fused.dec = nn.ModuleList(_fuse_sequential(b) for b in fused.dec)
+    fused.stem = fuse_sequential(fused.stem)
+    fused.enc = nn.ModuleList(fuse_sequential(b) for b in fused.enc)
+    fused.dec = nn.ModuleList(fuse_sequential(b) for b in fused.dec)
     return fused
