@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 
 from mlbackend.engine.nets import NetConfig
 from mlbackend.engine.training import Label, TrainConfig, TrainingSample, train
-from mlbackend.engine.training.distributed import shutdown_process_group
+from mlbackend.engine.training.distributed import exit_now, shutdown_process_group
 
 
 def _samples() -> list[TrainingSample]:
@@ -45,10 +45,19 @@ def _worker(rank: int, world: int, store_file: str, out_dir: str) -> None:
                                                                  "norm": float(flat.norm())}))
     finally:
         shutdown_process_group()
+    Path(out_dir, f"rank{rank}.closed").touch()  # the process group was left cleanly
+    exit_now(0)  # results are on disk; skip the C++ teardown that sometimes aborts (see exit_now)
 
 
 def test_two_process_gloo_training_keeps_replicas_identical(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+    try:
+        mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+    except mp.ProcessExitedException as exc:
+        # This torch build's gloo can still abort a rank in C++ teardown after everything is done; that is only
+        # tolerated once every rank has trained, gathered, written its result and left the process group.
+        done = all((tmp_path / f"rank{r}.closed").exists() for r in range(2))
+        if not (exc.signal_name == "SIGABRT" and done):
+            raise
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())
     assert r0["diff"] == 0.0 and r1["diff"] == 0.0
