@@ -18,6 +18,7 @@ path served it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -133,6 +134,7 @@ def _hash_matches(user_id: int, password: str, session_hash: str) -> bool:
     return constant_time_compare(session_hash, user.get_session_auth_hash())
 
 
+@functools.cache
 def _who_sql() -> str:
     user, pair, project, member = (get_user_model()._meta.db_table, SlidePair._meta.db_table, Project._meta.db_table,
                                    Membership._meta.db_table)

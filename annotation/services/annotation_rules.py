@@ -11,7 +11,7 @@ from django.db.models import OuterRef, Subquery
 
 from annotation.errors import InvalidGeometry, InvalidInput, NotFound, PermissionDenied
 from annotation.models import Annotation, Assignment, LabelClass, Membership, Role, SlidePair, Task
-from annotation.selectors.projects import Access, user_role
+from annotation.selectors.projects import Access
 
 if TYPE_CHECKING:
     from annotation.services.annotations import BulkItem
@@ -30,15 +30,8 @@ class BulkContext:
     created: list = field(default_factory=list)  # new rows of this request, for the broadcast
 
     def access_for(self, project_id: int) -> Access:
-        if project_id not in self.access:
-            role = user_role(user=self.actor, project_id=project_id)
-            if role is None:
-                raise NotFound("Slide pair not found.")
-            self.access[project_id] = Access(project=self.pair_project(project_id), role=role)
+        """The actor's access to a project whose pair `pair()` has loaded (it reads the role with the pair)."""
         return self.access[project_id]
-
-    def pair_project(self, project_id: int):
-        return next(p.project for p in self.pairs.values() if p.project_id == project_id)
 
     def pair(self, pair_id: int | None) -> SlidePair:
         if pair_id not in self.pairs:
